@@ -1,0 +1,89 @@
+"""Typed domain objects handed between the stages (all frozen)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One entry a feed listed. `source` names the feed, `item_key` is stable within it."""
+
+    source: str  # e.g. "roll:155:1686", "zhibo:152", "rss:<url>", "hexo"
+    item_key: str  # docid for roll items, zhibo id, RSS guid/link, archive-relative path
+    kind: str  # "sina_page" (fetch url), "zhibo_flash" (payload is the article), "hexo_post" (payload holds raw bytes)
+    url: str | None
+    docid: str | None
+    title: str
+    published_at: datetime | None  # UTC, tz-aware
+    payload: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class RawPage:
+    """Bytes as fetched (or as read from an archive), enough to parse again later."""
+
+    url: str
+    kind: str  # "sina_page" | "zhibo_flash" | "hexo_post"
+    body: bytes
+    headers: dict[str, str]
+    status_code: int
+    fetched_at: datetime
+    final_url: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+
+@dataclass(frozen=True)
+class StockRef:
+    code: str  # market prefix + symbol, lower case: "sz300024", "bj835670", "usstock:jpm", "hk00700"
+    name: str | None  # the anchor text the page linked, e.g. "机器人"
+
+
+@dataclass(frozen=True)
+class Image:
+    url: str
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Article:
+    """One parsed article. Every text field is already NFC, no U+FFFD."""
+
+    url: str | None
+    docid: str | None  # "comos:<ID>" for Sina pages, "zhibo:<id>" for flashes, None for archive posts
+    title: str
+    original_title: str | None
+    published_at: datetime | None  # UTC, tz-aware
+    media: str | None
+    author: str | None
+    editor: str | None
+    keywords: tuple[str, ...]
+    stocks: tuple[StockRef, ...]
+    paragraphs: tuple[str, ...]
+    body_html: str  # sanitized
+    images: tuple[Image, ...]
+    kind: str  # "sina_page" | "zhibo_flash" | "hexo_post" | "rss_item"
+    parser_version: str
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def body_text(self) -> str:
+        return "\n".join(self.paragraphs)
+
+
+@dataclass(frozen=True)
+class Tag:
+    """One tag with the evidence that put it there."""
+
+    kind: str  # "policy", "statistics_release", "issuer", "doc_type", "policy_title", "action", "period", "topic", "region", "stock"
+    value: str
+    score: float
+    evidence: str  # the matched span
+    offset: int  # char offset of the span in title + "\n" + body_text; -1 if from metadata
+    tagger_version: str

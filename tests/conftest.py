@@ -1,0 +1,64 @@
+"""Shared fixtures: a real PostgreSQL for every db test (embedded unless NEWSFLOW_TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pipeline import db
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    """Admin URL of a running server: NEWSFLOW_TEST_DATABASE_URL, or the embedded one, started here."""
+    url = os.environ.get("NEWSFLOW_TEST_DATABASE_URL")
+    if url:
+        return url
+    return db.start_embedded(REPO / ".newsflow" / "test-pgdata")
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_admin_url: str) -> Iterator[str]:
+    """A fresh, migrated database for this test session; dropped at the end."""
+    name = f"nf_test_{uuid.uuid4().hex[:10]}"
+    db.ensure_database(pg_admin_url, name)
+    url = db.with_database(pg_admin_url, name)
+    db.migrate(url)
+    yield url
+    conn = psycopg2.connect(pg_admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    conn.close()
+
+
+def truncate_all(url: str) -> None:
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'schema_migrations'"
+        )
+        tables = [r[0] for r in cur.fetchall()]
+        if tables:
+            cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+    conn.close()
+
+
+@pytest.fixture()
+def db_url(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The session database, emptied, and set as NEWSFLOW_DATABASE_URL for code under test."""
+    truncate_all(pg_url)
+    monkeypatch.setenv("NEWSFLOW_DATABASE_URL", pg_url)
+    return pg_url
