@@ -1,0 +1,1 @@
+-- dedup: reserved; filled in by its issue's work.

@@ -1,0 +1,1 @@
+-- tags: reserved; filled in by its issue's work.

@@ -1,0 +1,1 @@
+-- search: reserved; filled in by its issue's work.
