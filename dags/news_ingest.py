@@ -1,0 +1,197 @@
+"""
+### news_ingest: Sina Finance news into PostgreSQL, one 10-minute window per run
+
+Every run handles exactly its own data interval `[data_interval_start - overlap, data_interval_end)`
+(UTC). The overlap (param `overlap_minutes`, default 5) catches items that Sina lists late; nothing
+is loaded twice because every load is an upsert on a natural key (docid, canonical URL, title + body).
+
+* `discover` (pool `sina_http`): lists the roll API pairs (`roll_pairs`), the 7x24 feeds
+  (`zhibo_ids`) and RSS URLs for the window into `feed_items`.
+* `fetch` (pool `sina_http`): fetches the pages of items not already stored into `raw_pages`;
+  per-item failures go to `dead_letters` and are retried by later runs.
+* `process`: parse, dedup, tag and load into `articles` (outlet: the articles Asset).
+* `report`: writes the run's counts to `ingest_runs`; it **fails** when every item of a non-empty
+  feed failed or failures exceed `max_failure_ratio` (usually a Sina layout change).
+
+Tasks hand work to each other through Postgres; XCom carries only the run id and counts. The
+database is the Airflow Connection `news_db` (`AIRFLOW_CONN_NEWS_DB`).
+
+A run triggered by hand has no data interval: it handles the **hour before the run's
+`run_after` time** (`fallback_minutes`, default 60).
+
+**Backfill** (every window is a normal run; the `sina_http` pool caps requests across all of them):
+
+* UI: DAG page → *Backfill* button → date range.
+* CLI: `airflow backfill create --dag-id news_ingest --from-date 2025-01-01T00:00 --to-date 2025-01-01T06:00`
+* REST: `POST /api/v2/backfills` with `{"dag_id": "news_ingest", "from_date": ..., "to_date": ...}`.
+
+How far back: the Sina roll API has no date parameter; it is a "latest N" feed paged by
+`page`, so a window is found by paging back (`max_pages`) until `ctime` leaves it. In practice
+that reaches hours to a few days back. Older history comes from archives: the `archive_import` DAG.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+
+from pipeline.config import Settings
+
+ARTICLES = Asset("postgres://news_db/public/articles")
+SINA_POOL = "sina_http"
+
+
+def _defaults() -> Settings:
+    # Parsing must not fail on a bad environment; the task reads it again and reports the error.
+    try:
+        return Settings.from_env()
+    except Exception:
+        return Settings()
+
+
+_DEFAULTS = _defaults()
+
+
+def _news_db_url() -> str:
+    """The news database as a psycopg2 URL, from the Airflow Connection `news_db`."""
+    from airflow.sdk import BaseHook
+
+    from pipeline.airflow_run import psycopg2_url
+
+    return psycopg2_url(BaseHook.get_connection("news_db").get_uri())
+
+
+def _window() -> Any:
+    """The run's window: its data interval widened by the overlap, or the fallback for manual runs."""
+    from pipeline.ingest import Window
+
+    ctx = get_current_context()
+    params = ctx["params"]
+    start = ctx.get("data_interval_start")
+    end = ctx.get("data_interval_end")
+    if start is None or end is None or start == end:
+        # A run triggered by hand with no logical date: a fixed window before its run_after, so a
+        # retry of the same run handles the same window.
+        end = ctx["dag_run"].run_after
+        start = end - timedelta(minutes=int(params["fallback_minutes"]))
+    start = start - timedelta(minutes=int(params["overlap_minutes"]))
+    return Window(start=start.astimezone(UTC), end=end.astimezone(UTC))
+
+
+def _settings() -> Any:
+    import dataclasses
+
+    from pipeline.config import Settings, parse_pairs
+
+    params = get_current_context()["params"]
+    zhibo = tuple(int(x) for x in str(params["zhibo_ids"] or "").split(",") if x.strip())
+    return dataclasses.replace(
+        Settings.from_env(),
+        roll_pairs=parse_pairs(str(params["roll_pairs"] or "")),
+        zhibo_ids=zhibo,
+        max_pages=int(params["max_pages"]),
+    )
+
+
+def _run_key() -> str:
+    ctx = get_current_context()
+    return f"{ctx['dag'].dag_id}/{ctx['run_id']}"
+
+
+@dag(
+    dag_id="news_ingest",
+    schedule=CronDataIntervalTimetable("*/10 * * * *", timezone="UTC"),
+    start_date=datetime(2025, 1, 1, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=3,
+    dagrun_timeout=timedelta(hours=1),
+    default_args={
+        "owner": "newsflow",
+        "retries": 3,
+        "retry_delay": timedelta(seconds=30),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(minutes=10),
+        "execution_timeout": timedelta(minutes=30),
+    },
+    params={
+        "roll_pairs": Param(
+            ",".join(f"{p}:{lid}" for p, lid in _DEFAULTS.roll_pairs),
+            type="string",
+            description="Roll API pageid:lid pairs, comma-separated (e.g. 155:1686,155:1687).",
+        ),
+        "zhibo_ids": Param(
+            ",".join(str(z) for z in _DEFAULTS.zhibo_ids),
+            type="string",
+            description="7x24 feed ids, comma-separated; empty for none.",
+        ),
+        "max_pages": Param(
+            _DEFAULTS.max_pages,
+            type="integer",
+            minimum=1,
+            maximum=500,
+            description="How many roll API pages to read back per pair.",
+        ),
+        "overlap_minutes": Param(
+            5,
+            type="integer",
+            minimum=0,
+            maximum=120,
+            description="Widen the window backwards to catch late-listed items.",
+        ),
+        "fallback_minutes": Param(
+            60,
+            type="integer",
+            minimum=1,
+            maximum=7 * 24 * 60,
+            description="Window length for runs with no data interval.",
+        ),
+        "max_failure_ratio": Param(
+            0.5,
+            type="number",
+            minimum=0,
+            maximum=1,
+            description="The report task fails above this share of failed items.",
+        ),
+    },
+    tags=["newsflow", "sina", "ingest"],
+    doc_md=__doc__,
+)
+def news_ingest() -> None:
+    @task(pool=SINA_POOL)
+    def discover() -> dict[str, int]:
+        from pipeline import ingest
+
+        url = _news_db_url()
+        window = _window()
+        run_id = ingest.begin_run(_run_key(), "ingest", window, url=url)
+        found = ingest.discover(run_id, window, settings=_settings(), url=url)
+        return {"run_id": run_id, "discovered": found}
+
+    @task(pool=SINA_POOL)
+    def fetch(started: dict[str, int]) -> dict[str, int]:
+        from pipeline import ingest
+
+        counts = ingest.fetch(started["run_id"], _window(), settings=_settings(), url=_news_db_url())
+        return {"run_id": started["run_id"], **counts}
+
+    @task(outlets=[ARTICLES])
+    def process(fetched: dict[str, int]) -> dict[str, int]:
+        from pipeline import ingest
+
+        counts = ingest.process(fetched["run_id"], _window(), url=_news_db_url())
+        return {"run_id": fetched["run_id"], **counts}
+
+    @task
+    def report(processed: dict[str, int]) -> dict[str, int]:
+        from pipeline import ingest
+
+        ratio = float(get_current_context()["params"]["max_failure_ratio"])
+        # finish_run raises PipelineError when the run did not do its job: the task, and the run, fail.
+        return ingest.finish_run(processed["run_id"], url=_news_db_url(), max_failure_ratio=ratio)
+
+    report(process(fetch(discover())))
+
+
+news_ingest()
