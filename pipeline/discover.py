@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypedDict
 
-from pipeline.config import Settings
 from pipeline.errors import DiscoverError, FetchError
 from pipeline.fetch import Fetcher
 from pipeline.models import FeedItem

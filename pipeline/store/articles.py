@@ -1,0 +1,171 @@
+"""Articles: exact-dedup upsert on natural keys, version rows, and the tag/dedup hooks in one transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
+from psycopg2.extras import Json
+
+from pipeline.models import Article
+from pipeline.textnorm import body_hash, normalize_title
+from pipeline.urls import canonicalize_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    article_id: int
+    action: str  # "inserted" | "updated" (content changed: new version) | "unchanged" | "merged" (metadata filled in)
+    duplicate_of: int | None = None  # set by near-duplicate linking
+
+
+def content_key(title_norm: str, body_digest: str) -> str:
+    return hashlib.sha256(f"{title_norm}\x1f{body_digest}".encode()).hexdigest()
+
+
+def _article_row(article: Article, source: str, raw_page_id: int | None) -> dict[str, Any]:
+    title_norm = normalize_title(article.title)
+    digest = body_hash(article.body_text)
+    return {
+        "docid": article.docid,
+        "canonical_url": canonicalize_url(article.url) if article.url else None,
+        "kind": article.kind,
+        "source": source,
+        "title": article.title,
+        "original_title": article.original_title,
+        "title_norm": title_norm,
+        "body_hash": digest,
+        "content_key": content_key(title_norm, digest),
+        "published_at": article.published_at,
+        "media": article.media,
+        "author": article.author,
+        "editor": article.editor,
+        "keywords": list(article.keywords),
+        "stocks": Json([asdict(s) for s in article.stocks]),
+        "paragraphs": list(article.paragraphs),
+        "body_text": article.body_text,
+        "body_html": article.body_html,
+        "images": Json([asdict(i) for i in article.images]),
+        "parser_version": article.parser_version,
+        "raw_page_id": raw_page_id,
+    }
+
+
+_COLS = (
+    "docid", "canonical_url", "kind", "source", "title", "original_title", "title_norm", "body_hash",
+    "content_key", "published_at", "media", "author", "editor", "keywords", "stocks", "paragraphs",
+    "body_text", "body_html", "images", "parser_version", "raw_page_id",
+)  # fmt: skip
+_CONTENT_COLS = (
+    "title", "original_title", "title_norm", "body_hash", "content_key", "paragraphs", "body_text",
+    "body_html", "images", "parser_version", "raw_page_id", "editor", "keywords", "stocks",
+)  # fmt: skip
+# Metadata a later sighting may fill in when the stored row lacks it (an archive post has no docid/URL).
+_FILL_COLS = ("docid", "canonical_url", "media", "author", "editor", "published_at", "original_title")
+
+
+def _write_version(cur: Cursor, article_id: int, version: int, row: dict[str, Any]) -> None:
+    cur.execute(
+        """INSERT INTO article_versions
+             (article_id, version, title, body_hash, body_text, body_html, parser_version, raw_page_id)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (article_id, version) DO NOTHING""",
+        (article_id, version, row["title"], row["body_hash"], row["body_text"], row["body_html"],
+         row["parser_version"], row["raw_page_id"]),
+    )  # fmt: skip
+
+
+def _find_existing(cur: Cursor, row: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The stored article this one is: by docid, then canonical URL, then title+body. Locked for update."""
+    for col in ("docid", "canonical_url", "content_key"):
+        if row[col] is None:
+            continue
+        cur.execute(
+            f"SELECT article_id, content_key, version, docid, canonical_url, media, author, editor, "
+            f"published_at, original_title FROM articles WHERE {col} = %s FOR UPDATE",
+            (row[col],),
+        )
+        found = cur.fetchone()
+        if found:
+            return tuple(found)
+    return None
+
+
+def upsert_article(cur: Cursor, article: Article, *, source: str, raw_page_id: int | None) -> LoadResult:
+    """Store one article in the caller's transaction; the same article twice never makes a second row.
+
+    Concurrent loaders are safe: the INSERT waits on a conflicting uncommitted row and then does
+    nothing, and the follow-up SELECT sees the committed row.
+    """
+    row = _article_row(article, source, raw_page_id)
+    placeholders = ", ".join(["%s"] * len(_COLS))
+    cur.execute(
+        f"INSERT INTO articles ({', '.join(_COLS)}) VALUES ({placeholders}) "
+        "ON CONFLICT DO NOTHING RETURNING article_id",
+        [row[c] for c in _COLS],
+    )
+    inserted = cur.fetchone()
+    if inserted:
+        article_id = int(inserted[0])
+        _write_version(cur, article_id, 1, row)
+        _after_content_change(cur, article_id, article)
+        return LoadResult(article_id, "inserted")
+
+    existing = _find_existing(cur, row)
+    if existing is None:
+        # Conflicted on a key we looked up in a different order and the other row vanished: retry once.
+        raise RuntimeError(f"article {row['docid'] or row['title']!r} conflicted but no stored row matches")
+    article_id, stored_key, version = int(existing[0]), existing[1], int(existing[2])
+    stored_meta = dict(zip(_FILL_COLS, (existing[3], existing[4], existing[5], existing[6], existing[7],
+                                        existing[8], existing[9]), strict=True))  # fmt: skip
+    fills = {c: row[c] for c in _FILL_COLS if stored_meta[c] is None and row[c] is not None}
+    if fills.get("docid"):
+        cur.execute("SELECT 1 FROM articles WHERE docid = %s AND article_id <> %s", (fills["docid"], article_id))
+        if cur.fetchone():
+            fills.pop("docid")
+    if fills.get("canonical_url"):
+        cur.execute(
+            "SELECT 1 FROM articles WHERE canonical_url = %s AND article_id <> %s",
+            (fills["canonical_url"], article_id),
+        )
+        if cur.fetchone():
+            fills.pop("canonical_url")
+
+    if stored_key == row["content_key"]:
+        if fills:
+            sets = ", ".join(f"{c} = %s" for c in fills)
+            cur.execute(
+                f"UPDATE articles SET {sets}, updated_at = now() WHERE article_id = %s",
+                [*fills.values(), article_id],
+            )
+            return LoadResult(article_id, "merged")
+        return LoadResult(article_id, "unchanged")
+
+    # Same article (docid/URL), new content. If that content is already another row's, only link.
+    cur.execute("SELECT article_id FROM articles WHERE content_key = %s", (row["content_key"],))
+    other = cur.fetchone()
+    if other and int(other[0]) != article_id:
+        log.info("article %s: new content equals article %s; not rewritten", article_id, other[0])
+        return LoadResult(article_id, "unchanged", duplicate_of=int(other[0]))
+    new_version = version + 1
+    updates = {c: row[c] for c in _CONTENT_COLS} | fills
+    sets = ", ".join(f"{c} = %s" for c in updates)
+    cur.execute(
+        f"UPDATE articles SET {sets}, version = %s, updated_at = now() WHERE article_id = %s",
+        [*updates.values(), new_version, article_id],
+    )
+    _write_version(cur, article_id, new_version, row)
+    _after_content_change(cur, article_id, article)
+    return LoadResult(article_id, "updated")
+
+
+def _after_content_change(cur: Cursor, article_id: int, article: Article) -> None:
+    """Tags and near-duplicate links follow the content, in the same transaction."""
+    from pipeline.store import hooks
+
+    hooks.after_content_change(cur, article_id, article)

@@ -1,0 +1,157 @@
+"""Feed items and raw pages: the hand-over tables between discover, fetch and process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
+from psycopg2.extras import Json
+
+from pipeline.models import FeedItem, RawPage
+
+MAX_ATTEMPTS = 5  # an item that failed this often waits for `newsflow retry-dead` instead
+
+
+def upsert_feed_items(cur: Cursor, items: Iterable[FeedItem]) -> int:
+    """Insert new items, refresh seen ones; returns how many were new."""
+    new = 0
+    for it in items:
+        cur.execute(
+            """INSERT INTO feed_items (source, item_key, kind, url, docid, title, published_at, payload)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (source, item_key) DO UPDATE SET
+                 last_seen_at = now(),
+                 url = COALESCE(EXCLUDED.url, feed_items.url),
+                 docid = COALESCE(EXCLUDED.docid, feed_items.docid),
+                 title = EXCLUDED.title,
+                 payload = EXCLUDED.payload
+               RETURNING (xmax = 0)""",
+            (it.source, it.item_key, it.kind, it.url, it.docid, it.title, it.published_at, Json(it.payload)),
+        )
+        row = cur.fetchone()
+        if row and row[0]:
+            new += 1
+    return new
+
+
+_ITEM_COLS = "feed_item_id, source, item_key, kind, url, docid, title, published_at, payload, status, attempts, raw_page_id"
+
+
+def _rows(cur: Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def claim_items(
+    cur: Cursor,
+    statuses: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+    limit: int,
+    *,
+    retry_older: bool,
+    exclude: Iterable[int] = (),
+) -> list[dict[str, Any]]:
+    """Lock up to `limit` items of the window in the given statuses (SKIP LOCKED: parallel runs share work).
+
+    With retry_older, items that failed in earlier windows (fewer than MAX_ATTEMPTS tries) come too:
+    that is how a later run retries a dead letter.
+    """
+    cur.execute(
+        f"""SELECT {_ITEM_COLS} FROM feed_items
+            WHERE status = ANY(%s) AND attempts < %s
+              AND ((published_at >= %s AND published_at < %s)
+                   OR (%s AND status IN ('failed', 'fetched')))
+              AND NOT (feed_item_id = ANY(%s))
+            ORDER BY published_at NULLS LAST, feed_item_id
+            LIMIT %s
+            FOR UPDATE SKIP LOCKED""",
+        (list(statuses), MAX_ATTEMPTS, start, end, retry_older, list(exclude), limit),
+    )
+    return _rows(cur)
+
+
+def claim_items_by_key(
+    cur: Cursor, source: str, keys: list[str], statuses: tuple[str, ...], limit: int, exclude: Iterable[int] = ()
+) -> list[dict[str, Any]]:
+    cur.execute(
+        f"""SELECT {_ITEM_COLS} FROM feed_items
+            WHERE source = %s AND item_key = ANY(%s) AND status = ANY(%s)
+              AND NOT (feed_item_id = ANY(%s))
+            ORDER BY feed_item_id LIMIT %s FOR UPDATE SKIP LOCKED""",
+        (source, keys, list(statuses), list(exclude), limit),
+    )
+    return _rows(cur)
+
+
+def mark_item(
+    cur: Cursor,
+    feed_item_id: int,
+    status: str,
+    *,
+    raw_page_id: int | None = None,
+    article_id: int | None = None,
+    failed: bool = False,
+) -> None:
+    cur.execute(
+        """UPDATE feed_items SET status = %s,
+             raw_page_id = COALESCE(%s, raw_page_id),
+             article_id = COALESCE(%s, article_id),
+             attempts = attempts + %s
+           WHERE feed_item_id = %s""",
+        (status, raw_page_id, article_id, 1 if failed else 0, feed_item_id),
+    )
+
+
+def stored_article_id(cur: Cursor, docid: str | None, canonical_url: str | None) -> int | None:
+    """The article already stored under this docid or URL, if any (then nothing is fetched)."""
+    if not docid and not canonical_url:
+        return None
+    cur.execute(
+        "SELECT article_id FROM articles WHERE docid = %s OR canonical_url = %s ORDER BY article_id LIMIT 1",
+        (docid, canonical_url),
+    )
+    row = cur.fetchone()
+    return int(row[0]) if row else None
+
+
+def raw_page_id_for_url(cur: Cursor, url: str) -> int | None:
+    cur.execute("SELECT raw_page_id FROM raw_pages WHERE url = %s", (url,))
+    row = cur.fetchone()
+    return int(row[0]) if row else None
+
+
+def save_raw_page(cur: Cursor, raw: RawPage) -> int:
+    """Keep the bytes as fetched; a re-fetch of the same URL replaces them (the article keeps versions)."""
+    cur.execute(
+        """INSERT INTO raw_pages (url, final_url, kind, status_code, headers, body, body_sha256, fetched_at)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+           ON CONFLICT (url) DO UPDATE SET
+             final_url = EXCLUDED.final_url, status_code = EXCLUDED.status_code,
+             headers = EXCLUDED.headers, body = EXCLUDED.body,
+             body_sha256 = EXCLUDED.body_sha256, fetched_at = EXCLUDED.fetched_at
+           RETURNING raw_page_id""",
+        (
+            raw.url, raw.final_url, raw.kind, raw.status_code, Json(raw.headers),
+            raw.body, raw.sha256, raw.fetched_at,
+        ),
+    )  # fmt: skip
+    row = cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def load_raw_page(cur: Cursor, raw_page_id: int) -> RawPage:
+    cur.execute(
+        "SELECT url, kind, body, headers, status_code, fetched_at, final_url FROM raw_pages WHERE raw_page_id = %s",
+        (raw_page_id,),
+    )
+    row = cur.fetchone()
+    if row is None:
+        raise KeyError(raw_page_id)
+    return RawPage(
+        url=row[0], kind=row[1], body=bytes(row[2]), headers=dict(row[3] or {}),
+        status_code=row[4], fetched_at=row[5], final_url=row[6],
+    )  # fmt: skip
