@@ -92,3 +92,45 @@ def cjk_char_ngrams(text: str, n: int) -> list[str]:
     if len(folded) < n:
         return [folded] if folded else []
     return [folded[i : i + n] for i in range(len(folded) - n + 1)]
+
+
+# --- Sina body boilerplate, shared by parse (which drops it) and anyone re-cleaning stored text. ---
+# Added for the parsers; the functions above keep their behaviour.
+
+# Some bodies write the original-title line without a colon: "原标题 “看得出这个寺庙在中国吗？”当地回应".
+ORIGINAL_TITLE_LOOSE_RE = re.compile(r"^\s*[（(【\[]?\s*原标题\s*(?:[：:]|\s)\s*(?P<title>.+?)\s*[)）】\]]?\s*$")
+# Lines that are Sina page furniture rather than article text (seen in real pages and posts).
+SINA_BOILERPLATE_LINE_RES = (
+    *BOILERPLATE_LINE_RES,
+    re.compile(r"^\s*免责声明\s*[：:]"),
+    re.compile(r"^\s*点击进入专题\s*[：:]?"),
+    re.compile(r"^\s*(相关新闻|相关阅读|相关报道|延伸阅读|推荐阅读|热门推荐)\s*[：:]?\s*$"),
+    re.compile(r"新浪财经公众号|24小时滚动播报最新的财经资讯|扫描(下方)?二维码关注"),
+    re.compile(r"^\s*[（(]?\s*(文章|本文)来源\s*[：:].{0,40}[)）]?\s*$"),
+)
+# Headings that introduce a run of link-only "related reading" paragraphs.
+RELATED_HEADING_RE = re.compile(r"^\s*(相关新闻|相关阅读|相关报道|延伸阅读|推荐阅读|热门推荐|此前报道)\s*[：:]?\s*$")
+
+
+def match_original_title(line: str) -> str | None:
+    """The title of a "原标题：…" (or "原标题 …") line, else None."""
+    m = ORIGINAL_TITLE_RE.match(line) or ORIGINAL_TITLE_LOOSE_RE.match(line)
+    if not m:
+        return None
+    title = clean_text(m.group("title"))
+    return title or None
+
+
+def is_sina_boilerplate_line(line: str) -> bool:
+    """is_boilerplate_line plus the furniture of Sina pages (disclaimers, topic links, QR prompts)."""
+    return any(r.search(line) for r in SINA_BOILERPLATE_LINE_RES)
+
+
+def strip_boilerplate_lines(paragraphs: list[str]) -> list[str]:
+    """Cleaned paragraphs without empty or boilerplate lines (what parse stores as body text)."""
+    out = []
+    for para in paragraphs:
+        text = clean_text(para)
+        if text and not is_sina_boilerplate_line(text):
+            out.append(text)
+    return out
