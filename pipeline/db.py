@@ -181,8 +181,10 @@ def migrate(url: str | None = None, directory: Path | None = None) -> list[str]:
             for num, name, path in files:
                 if num in history:
                     continue
+                sql = path.read_text(encoding="utf-8")
                 with transaction(conn) as cur:
-                    cur.execute(path.read_text(encoding="utf-8"))
+                    if re.sub(r"--[^\n]*", "", sql).strip():  # a file of comments only is a no-op
+                        cur.execute(sql)
                     cur.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                         (num, name, _checksum(path)),
