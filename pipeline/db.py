@@ -40,7 +40,11 @@ def start_embedded(pgdata: Path | None = None) -> str:
     The server listens on a Unix socket only, keeps running after this process exits (so the next
     command reuses it) and is stopped by `newsflow db stop`.
     """
-    import pgserver  # heavy import, only when the embedded server is wanted
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (root, CI)
+        warnings.simplefilter("ignore")
+        import pgserver  # heavy import, only when the embedded server is wanted
 
     pgdata = pgdata or embedded_pgdata()
     pgdata.mkdir(parents=True, exist_ok=True)
