@@ -134,3 +134,16 @@ def strip_boilerplate_lines(paragraphs: list[str]) -> list[str]:
         if text and not is_sina_boilerplate_line(text):
             out.append(text)
     return out
+
+
+def fold_aligned(text: str) -> str:
+    """Per-character fold that keeps every offset: NFKC (full-width -> half-width) and lower case,
+    but a character whose fold is not exactly one character stays as it is.
+
+    For matchers that report offsets into the original text (the tagger's evidence spans).
+    """
+    out = []
+    for ch in text:
+        folded = unicodedata.normalize("NFKC", ch).lower()
+        out.append(folded if len(folded) == 1 else ch)
+    return "".join(out)
