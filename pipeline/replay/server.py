@@ -119,7 +119,11 @@ class ReplayHandler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except OSError:
+                # the client gave up (e.g. its read timeout during a "slow" fault): nothing to answer
+                self.close_connection = True
 
     def _json(self, payload: Any, status: int = 200, callback: str | None = None) -> tuple[int, bytes, str]:
         text = json.dumps(payload, ensure_ascii=False)
