@@ -15,7 +15,8 @@ How two articles are judged (thresholds chosen on tests/fixtures/dedup_pairs, se
   different days, the same monthly bulletin of two months): share text is not enough when
   (a) the figures disagree: fewer than `MIN_NUMBER_OVERLAP` of the smaller text's numbers (dates included)
       occur in the other, or
-  (b) the places disagree: both name provinces/major cities in title or lead, and the two sets are disjoint.
+  (b) the days disagree: both name month-day dates in title or lead, and no date is common, or
+  (c) the places disagree: both name provinces/major cities in title or lead, and the two sets are disjoint.
 * Time: articles published more than `STORY_WINDOW` apart are never linked (`within_story_window`): a daily
   notice repeated word for word on another day is another day's news, not a re-report.
 * Short texts: when the smaller text is shorter than `SHORT_CHARS` folded characters, one changed
@@ -74,6 +75,7 @@ _PERM_A = (_rng.integers(1, 2**63 - 1, size=NUM_PERM, dtype=np.uint64) << np.uin
 _PERM_B = _rng.integers(0, 2**63 - 1, size=NUM_PERM, dtype=np.uint64)
 _ROLL = np.uint64(0x100000001B3)  # FNV prime as the polynomial base for shingle hashing
 _CLAUSE_SPLIT_RE = re.compile(r"[。！？；;!?\n，,：:]")
+_DATE_RE = re.compile(r"(\d{1,2})\s*月\s*(\d{1,2})\s*日")
 _NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 
 # Province-level units and the cities news most often names; enough to tell one city's daily bulletin from another's.
@@ -200,6 +202,12 @@ def places(title: str, body_text: str) -> set[str]:
     return found
 
 
+def lead_dates(title: str, body_text: str) -> set[str]:
+    """Month-day dates named in the title or the lead ("8月5日", year dropped): the day the news is about."""
+    lead = unicodedata.normalize("NFKC", title + "\n" + body_text[: LEAD_CHARS * 2])
+    return {f"{int(m)}月{int(d)}日" for m, d in _DATE_RE.findall(lead)}
+
+
 def within_story_window(a: datetime | None, b: datetime | None) -> bool:
     """Re-reports of one story appear within days; the same bulletin text weeks apart is another day's news."""
     if a is None or b is None:
@@ -236,6 +244,11 @@ def compare(a_title: str, a_body: str, b_title: str, b_body: str) -> Verdict:
         needed = 1.0 if short else MIN_NUMBER_OVERLAP
         if shared < needed:
             return Verdict("different", jac, con, f"figures differ ({shared:.2f} of the numbers shared)")
+    da, db = lead_dates(a_title, a_body), lead_dates(b_title, b_body)
+    if da and db and da.isdisjoint(db):
+        return Verdict(
+            "different", jac, con, "dates differ: " + "/".join(sorted(da)) + " vs " + "/".join(sorted(db))
+        )
     pa, pb = places(a_title, a_body), places(b_title, b_body)
     if pa and pb and pa.isdisjoint(pb):
         return Verdict(
