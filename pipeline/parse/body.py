@@ -92,6 +92,17 @@ def _editor_from_blocks(root: etree._Element) -> str | None:
     return None
 
 
+def _editor_from_lines(root: etree._Element) -> str | None:
+    """A plain <p>责任编辑：NAME CODE</p> (mobile pages, some archive posts); read before it is dropped."""
+    for el in root.iter("p"):
+        text = textnorm.clean_text(strip_controls("".join(el.itertext())))
+        if "责任编辑" in text:
+            name = textnorm.find_editor(text)
+            if name:
+                return name
+    return None
+
+
 def _restrict_to_original_body(root: etree._Element) -> None:
     """Older finance pages mark the article with <!-- 原始正文start --> ... <!-- 原始正文end -->."""
     start = end = None
@@ -210,7 +221,7 @@ def extract_body(root: etree._Element) -> BodyParts:
     """Read the metadata hidden in boilerplate, strip the boilerplate, then take text and HTML."""
     codes = [StockRef(stock_code(market, code), None) for market, code in keyword_pub_codes(root)]
     spans = _stock_spans(root)
-    editor = _editor_from_blocks(root)
+    editor = _editor_from_blocks(root) or _editor_from_lines(root)
     media = _source_line_media(root)
     _restrict_to_original_body(root)
     remove_boilerplate(root)

@@ -130,13 +130,12 @@ def parse_zhibo_item(item: Mapping[str, Any]) -> Article:
                 name = textnorm.clean_text(strip_controls(tag["name"]))
                 if name and name not in keywords:
                     keywords.append(name)
-    extra: dict[str, Any] = {"zhibo_id": item.get("zhibo_id"), "tag_ids": []}
+    extra: dict[str, Any] = {"zhibo_id": item.get("zhibo_id"), "tag_ids": [], "creator": item.get("creator")}
     if isinstance(tags, list):
         extra["tag_ids"] = [t.get("id") for t in tags if isinstance(t, Mapping)]
     linked = docid_from_url(docurl) or (ext.get("docid") if isinstance(ext.get("docid"), str) else None)
     if linked:
         extra["linked_docid"] = linked
-    creator = item.get("creator")
     return Article(
         url=docurl.strip() if docurl and docurl.strip().startswith(("http://", "https://")) else None,
         docid=f"zhibo:{item_id}",
@@ -145,7 +144,8 @@ def parse_zhibo_item(item: Mapping[str, Any]) -> Article:
         published_at=_create_time(item.get("create_time")),
         media="新浪财经7x24",
         author=None,
-        editor=textnorm.clean_text(creator) if isinstance(creator, str) and creator.strip() else None,
+        # creator is a staff login (an e-mail address), not a name to show as editor
+        editor=None,
         keywords=tuple(keywords),
         stocks=merge_stocks(_stocks(ext)),
         paragraphs=paragraphs,
