@@ -10,6 +10,7 @@ from lxml import etree
 from pipeline import textnorm
 from pipeline.models import Image, StockRef
 from pipeline.parse.sanitize import (
+    DROP_TAGS,
     STOCK_SPAN_ID_RE,
     absolute_url,
     classes,
@@ -143,7 +144,7 @@ def paragraphs_of(root: etree._Element) -> list[str]:
     def walk(el: etree._Element) -> None:
         for child in el:
             tag = child.tag
-            if not isinstance(tag, str):
+            if not isinstance(tag, str) or tag in DROP_TAGS:
                 pass
             elif tag == "br":
                 flush()

@@ -14,7 +14,7 @@ from pipeline import textnorm
 from pipeline.errors import ParseError
 from pipeline.models import Article, StockRef
 from pipeline.parse.body import merge_stocks, paragraphs_of, stock_code
-from pipeline.parse.sanitize import parse_fragment, sanitize_element, strip_controls
+from pipeline.parse.sanitize import parse_fragment, remove_boilerplate, sanitize_element, strip_controls
 from pipeline.parse.sina import BEIJING, docid_from_url
 
 ZHIBO_VERSION = "sina.zhibo.v1"
@@ -114,6 +114,7 @@ def parse_zhibo_item(item: Mapping[str, Any]) -> Article:
         container = parse_fragment(rich.replace("\n", "<br>"))
     except (etree.ParserError, ValueError) as exc:
         raise _fail(item_id, "rich_text", f"unparseable: {exc}") from exc
+    remove_boilerplate(container)
     paragraphs = tuple(paragraphs_of(container))
     if not paragraphs:
         raise _fail(item_id, "rich_text", "no text")
