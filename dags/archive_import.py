@@ -20,7 +20,7 @@ from pathlib import Path
 
 from airflow.sdk import Asset, Param, dag, get_current_context, task
 
-ARTICLES = Asset("postgres://news_db/public/articles")
+ARTICLES = Asset(name="newsflow_articles", uri="postgres://news_db/newsflow/public/articles")
 # The posts shipped with the project's tests: a small real archive to try the DAG on.
 SAMPLE_POSTS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "hexo_posts"
 

@@ -39,7 +39,7 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_curren
 
 from pipeline.config import Settings
 
-ARTICLES = Asset("postgres://news_db/public/articles")
+ARTICLES = Asset(name="newsflow_articles", uri="postgres://news_db/newsflow/public/articles")
 SINA_POOL = "sina_http"
 
 

@@ -419,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also start the replay server and point the DAG at it (NEWSFLOW_OFFLINE=1)",
     )
     p.add_argument("--no-unpause", action="store_true", help="leave the news DAG paused")
+    p.add_argument("--keep-db", action="store_true", help="leave the embedded PostgreSQL running on exit")
     p.add_argument("--parallelism", type=int, default=4, help="LocalExecutor task slots (default 4)")
     return p
 
@@ -427,8 +428,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
     home = project_home()
     t0 = time.monotonic()
+    from pipeline import db
+
+    # Stop on exit only the embedded server this command started; one already running stays up.
+    own_pg = not os.environ.get("NEWSFLOW_DATABASE_URL") and not (home / "pgdata" / "postmaster.pid").exists()
     news, meta = resolve_databases(home)
     stack = Stack(
         home=home,
@@ -477,6 +483,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     finally:
         stack.stop()
+        if own_pg and not args.keep_db:
+            db.stop_embedded(home / "pgdata")
 
 
 if __name__ == "__main__":
