@@ -62,7 +62,8 @@ COMMENT ON TABLE raw_pages IS 'Bytes exactly as fetched, so a parser fix re-pars
 CREATE TABLE articles (
     article_id      bigserial PRIMARY KEY,
     docid           text UNIQUE,                   -- 'comos:<ID>' for Sina pages, 'zhibo:<id>' for flashes
-    canonical_url   text UNIQUE,
+    canonical_url   text UNIQUE,                   -- identity of a page; NULL for flashes and archive posts
+    link_url        text,                          -- where the item points (a flash: its full article)
     kind            text NOT NULL,
     source          text NOT NULL,
     title           text NOT NULL,

@@ -31,9 +31,12 @@ def content_key(title_norm: str, body_digest: str) -> str:
 def _article_row(article: Article, source: str, raw_page_id: int | None) -> dict[str, Any]:
     title_norm = normalize_title(article.title)
     digest = body_hash(article.body_text)
+    link = canonicalize_url(article.url) if article.url else None
     return {
         "docid": article.docid,
-        "canonical_url": canonicalize_url(article.url) if article.url else None,
+        # A flash links to the full article but is not it: its URL must not claim the page's identity.
+        "canonical_url": link if article.kind != "zhibo_flash" else None,
+        "link_url": link,
         "kind": article.kind,
         "source": source,
         "title": article.title,
@@ -57,7 +60,7 @@ def _article_row(article: Article, source: str, raw_page_id: int | None) -> dict
 
 
 _COLS = (
-    "docid", "canonical_url", "kind", "source", "title", "original_title", "title_norm", "body_hash",
+    "docid", "canonical_url", "link_url", "kind", "source", "title", "original_title", "title_norm", "body_hash",
     "content_key", "published_at", "media", "author", "editor", "keywords", "stocks", "paragraphs",
     "body_text", "body_html", "images", "parser_version", "raw_page_id",
 )  # fmt: skip

@@ -56,14 +56,15 @@ def claim_items(
 ) -> list[dict[str, Any]]:
     """Lock up to `limit` items of the window in the given statuses (SKIP LOCKED: parallel runs share work).
 
-    With retry_older, items that failed in earlier windows (fewer than MAX_ATTEMPTS tries) come too:
-    that is how a later run retries a dead letter.
+    With retry_older, unfinished items outside the window come too (failed ones with fewer than
+    MAX_ATTEMPTS tries, items a killed run left behind, items a retried discover found): that is
+    how a later run retries a dead letter and completes an interrupted window.
     """
     cur.execute(
         f"""SELECT {_ITEM_COLS} FROM feed_items
             WHERE status = ANY(%s) AND attempts < %s
               AND ((published_at >= %s AND published_at < %s)
-                   OR (%s AND status IN ('failed', 'fetched')))
+                   OR (%s AND status IN ('new', 'failed', 'fetched')))
               AND NOT (feed_item_id = ANY(%s))
             ORDER BY published_at NULLS LAST, feed_item_id
             LIMIT %s
