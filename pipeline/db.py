@@ -48,7 +48,7 @@ def start_embedded(pgdata: Path | None = None) -> str:
 
     pgdata = pgdata or embedded_pgdata()
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
     return str(server.get_uri())
 
 
@@ -57,7 +57,9 @@ def stop_embedded(pgdata: Path | None = None) -> bool:
     pgdata = pgdata or embedded_pgdata()
     if not (pgdata / "postmaster.pid").exists():
         return False
-    from pgserver._commands import pg_ctl
+    import pgserver._commands as pg_commands
+
+    pg_ctl = getattr(pg_commands, "pg_ctl")  # noqa: B009 - made at import time, invisible to mypy
 
     user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
