@@ -57,7 +57,19 @@ def test_seed_body_keeps_the_article(seed: Article) -> None:
 
 @pytest.mark.parametrize(
     "junk",
-    ["原标题", "责任编辑", "张亚楠", "海量资讯", "新浪财经APP", "appendQr", "&#123;", "{", "}", "border:1px", "\ufffd"],
+    [
+        "原标题",
+        "责任编辑",
+        "张亚楠",
+        "海量资讯",
+        "新浪财经APP",
+        "appendQr",
+        "&#123;",
+        "{",
+        "}",
+        "border:1px",
+        "\ufffd",
+    ],
 )
 def test_seed_body_has_no_boilerplate(seed: Article, junk: str) -> None:
     assert junk not in seed.body_text
@@ -66,7 +78,17 @@ def test_seed_body_has_no_boilerplate(seed: Article, junk: str) -> None:
 
 def test_seed_body_html_is_sanitized(seed: Article) -> None:
     html = seed.body_html
-    for bad in ("<style", "<script", "<div", "<span", "<!--", "cms-style", "class=", "343233024.png", "quote_"):
+    for bad in (
+        "<style",
+        "<script",
+        "<div",
+        "<span",
+        "<!--",
+        "cms-style",
+        "class=",
+        "343233024.png",
+        "quote_",
+    ):
         assert bad not in html
     assert html.startswith("<p>") and html.endswith("</p>")
     assert html.count("<p>") == 11
