@@ -34,21 +34,29 @@ def embedded_pgdata() -> Path:
     return project_home() / "pgdata"
 
 
+def _import_pgserver() -> Any:
+    """Import pgserver (heavy; only when the embedded server is wanted) without its platformdirs warning."""
+    import warnings
+
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (root, CI)
+        warnings.simplefilter("ignore")
+        import pgserver
+        import pgserver._commands
+
+    return pgserver
+
+
 def start_embedded(pgdata: Path | None = None) -> str:
     """Start (or reuse) the embedded PostgreSQL 16 and return the admin URL of its cluster.
 
     The server listens on a Unix socket only, keeps running after this process exits (so the next
     command reuses it) and is stopped by `newsflow db stop`.
     """
-    import warnings
-
-    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (root, CI)
-        warnings.simplefilter("ignore")
-        import pgserver  # heavy import, only when the embedded server is wanted
+    pgserver = _import_pgserver()
 
     pgdata = pgdata or embedded_pgdata()
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)  # type: ignore[attr-defined]
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
     return str(server.get_uri())
 
 
@@ -57,9 +65,7 @@ def stop_embedded(pgdata: Path | None = None) -> bool:
     pgdata = pgdata or embedded_pgdata()
     if not (pgdata / "postmaster.pid").exists():
         return False
-    import pgserver._commands as pg_commands
-
-    pg_ctl = getattr(pg_commands, "pg_ctl")  # noqa: B009 - made at import time, invisible to mypy
+    pg_ctl = getattr(_import_pgserver()._commands, "pg_ctl")  # noqa: B009 - made at import time, invisible to mypy
 
     user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
