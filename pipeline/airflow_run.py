@@ -234,9 +234,9 @@ class Stack:
     def start(self) -> None:
         if self.offline:
             self.replay_port = self.replay_port or free_port()
-            newsflow = Path(sys.executable).with_name("newsflow")
-            cmd = [str(newsflow)] if newsflow.exists() else [sys.executable, "-m", "pipeline.cli"]
-            self._spawn("replay", [*cmd, "replay", "serve", "--port", str(self.replay_port), "--timeshift"])
+            # The module's own entry point: independent of how the CLI wires `newsflow replay serve`.
+            argv = ["-m", "pipeline.replay.server", "--port", str(self.replay_port), "--timeshift"]
+            self._spawn("replay", [sys.executable, *argv])
         self._spawn(
             "api-server",
             [sys.executable, "-m", "airflow", "api-server", "--host", "127.0.0.1", "--port", str(self.port)],
