@@ -74,6 +74,7 @@ class ReplayHTTPServer(ThreadingHTTPServer):
         self.log_lock = threading.Lock()
         self.requests_seen: list[dict[str, Any]] = []
         self.robots_disallow: list[str] = []
+        self.in_flight = 0  # GETs being answered (a "slow" one may outlive its client)
         # Shift every time so the newest item is "now" and the rest keep their spacing.
         self.shift_seconds = int(time.time()) - data.newest if timeshift else 0
 
@@ -95,6 +96,7 @@ class ReplayHandler(BaseHTTPRequestHandler):
     server: ReplayHTTPServer
     protocol_version = "HTTP/1.1"
     server_version = "newsflow-replay/1"
+    _log_ctx: tuple[str, str, str | None] | None = None  # (path, query, fault) of the request being answered
 
     # --- plumbing -------------------------------------------------------------------------------
 
@@ -112,6 +114,7 @@ class ReplayHandler(BaseHTTPRequestHandler):
         return f"http://{host}" if host else self.server.base_url
 
     def _send(self, status: int, body: bytes, content_type: str, extra: dict[str, str] | None = None) -> None:
+        self._log_now(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -135,6 +138,13 @@ class ReplayHandler(BaseHTTPRequestHandler):
             )
         return status, text.encode("utf-8"), "application/json; charset=utf-8"
 
+    def _log_now(self, status: int) -> None:
+        """Record the request before answering it: a client that has its answer finds it in the log."""
+        ctx = getattr(self, "_log_ctx", None)
+        if ctx is not None:
+            self._log_ctx = None
+            self._log(ctx[0], ctx[1], status, ctx[2])
+
     def _log(self, path: str, query: str, status: int, fault: str | None) -> None:
         self.server.record(
             {
@@ -153,6 +163,15 @@ class ReplayHandler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:
+        with self.server.log_lock:
+            self.server.in_flight += 1
+        try:
+            self._get()
+        finally:
+            with self.server.log_lock:
+                self.server.in_flight -= 1
+
+    def _get(self) -> None:
         parts = urlsplit(self.path)
         path, query = parts.path, parts.query
         if path.startswith("/_replay/") and not path.startswith("/_replay/moved/"):
@@ -160,6 +179,7 @@ class ReplayHandler(BaseHTTPRequestHandler):
             return
         picked = self.server.faults.pick(path)
         kind, params = picked if picked else (None, {})
+        self._log_ctx = (path, query, kind)
         if kind in (
             "reset",
             "500",
@@ -178,10 +198,8 @@ class ReplayHandler(BaseHTTPRequestHandler):
         if kind is not None and status == 200:
             status, body, ctype, extra, truncated = self._body_fault(kind, params, body, ctype, extra, path)
             if truncated:
-                self._log(path, query, status, kind)
                 return
         self._send(status, body, ctype, extra)
-        self._log(path, query, status, kind)
 
     def do_POST(self) -> None:
         path = urlsplit(self.path).path
@@ -234,7 +252,7 @@ class ReplayHandler(BaseHTTPRequestHandler):
             time.sleep(float(params.get("seconds", 5.0)))
             return False
         if kind == "reset":
-            self._log(path, query, 0, kind)
+            self._log_now(0)
             # SO_LINGER 0 turns close() into a TCP RST: the client sees "connection reset by peer".
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
@@ -269,13 +287,13 @@ class ReplayHandler(BaseHTTPRequestHandler):
             self._send_huge(int(params.get("size", HUGE_DEFAULT_BYTES)))
         else:  # pragma: no cover - guarded by the caller
             return False
-        self._log(path, query, status, kind)
         return True
 
     def _send_huge(self, size: int) -> None:
         head = b'<!DOCTYPE html><html><head><meta charset="utf-8"><title>huge</title></head><body>'
         tail = b"</body></html>"
         chunk = ("<p>" + "巨大的页面。" * 200 + "</p>\n").encode("utf-8")
+        self._log_now(200)
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(size))
@@ -296,6 +314,7 @@ class ReplayHandler(BaseHTTPRequestHandler):
     ) -> tuple[int, bytes, str, dict[str, str], bool]:
         if kind == "truncate":
             promised = len(body) + max(1024, len(body))
+            self._log_now(200)
             self.send_response(200)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(promised))
@@ -564,6 +583,16 @@ class ReplayServer:
     def request_log(self) -> list[dict[str, Any]]:
         with self.httpd.log_lock:
             return [dict(e) for e in self.httpd.requests_seen]
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no GET is being answered (e.g. a "slow" fault whose client already gave up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.httpd.log_lock:
+                if self.httpd.in_flight == 0:
+                    return True
+            time.sleep(0.02)
+        return False
 
     def clear_log(self) -> None:
         with self.httpd.log_lock:

@@ -27,8 +27,9 @@ def server() -> Iterator[ReplayServer]:
 @pytest.fixture(autouse=True)
 def clean(server: ReplayServer) -> Iterator[None]:
     server.clear_faults()
-    server.clear_log()
     server.set_robots_disallow([])
+    assert server.wait_idle()  # a "slow" answer of the previous test must not land in this test's log
+    server.clear_log()
     yield
     server.clear_faults()
 
