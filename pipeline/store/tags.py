@@ -1,0 +1,155 @@
+"""article_tags: write an article's tags inside the loader's transaction, and re-tag everything stored.
+
+Key: (article_id, kind, value, evidence_offset). An article's rows are always exactly the tags of its
+last tagging: rows the tagger no longer gives (another tagger version, or changed content) are
+deleted, the rest upserted; a row whose score, evidence and version did not change keeps its
+tagged_at, so re-running is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg2.extensions import cursor as Cursor
+
+from pipeline import db
+from pipeline.models import Article, StockRef, Tag
+
+log = logging.getLogger(__name__)
+
+_DELETE_STALE = """
+DELETE FROM article_tags t
+WHERE t.article_id = %s
+  AND NOT EXISTS (
+      SELECT 1 FROM unnest(%s::text[], %s::text[], %s::int[], %s::text[]) AS n(kind, value, off, version)
+      WHERE n.kind = t.kind AND n.value = t.value AND n.off = t.evidence_offset AND n.version = t.tagger_version)
+"""
+
+_UPSERT = """
+INSERT INTO article_tags (article_id, kind, value, score, evidence, evidence_offset, tagger_version)
+SELECT %s, n.kind, n.value, n.score, n.evidence, n.off, n.version
+FROM unnest(%s::text[], %s::text[], %s::real[], %s::text[], %s::int[], %s::text[])
+     AS n(kind, value, score, evidence, off, version)
+ON CONFLICT (article_id, kind, value, evidence_offset) DO UPDATE
+SET score = EXCLUDED.score, evidence = EXCLUDED.evidence, tagger_version = EXCLUDED.tagger_version,
+    tagged_at = now()
+WHERE (article_tags.score, article_tags.evidence, article_tags.tagger_version)
+      IS DISTINCT FROM (EXCLUDED.score, EXCLUDED.evidence, EXCLUDED.tagger_version)
+"""
+
+
+def _unique(tags: Sequence[Tag]) -> list[Tag]:
+    """One tag per key; the tagger gives one already, this guards callers that concatenate lists."""
+    seen: dict[tuple[str, str, int], Tag] = {}
+    for t in tags:
+        key = (t.kind, t.value, t.offset)
+        if key not in seen or t.score > seen[key].score:
+            seen[key] = t
+    return list(seen.values())
+
+
+def write_tags(cur: Cursor, article_id: int, tags: Sequence[Tag]) -> tuple[int, int]:
+    """Make the article's rows equal `tags`; returns (rows now, rows deleted + inserted + changed)."""
+    rows = _unique(tags)
+    kinds = [t.kind for t in rows]
+    values = [t.value for t in rows]
+    offsets = [t.offset for t in rows]
+    versions = [t.tagger_version for t in rows]
+    cur.execute(_DELETE_STALE, (article_id, kinds, values, offsets, versions))
+    deleted = cur.rowcount
+    cur.execute(
+        _UPSERT,
+        (
+            article_id,
+            kinds,
+            values,
+            [float(t.score) for t in rows],
+            [t.evidence for t in rows],
+            offsets,
+            versions,
+        ),
+    )
+    return len(rows), deleted + cur.rowcount
+
+
+def replace_tags(cur: Cursor, article_id: int, tags: Sequence[Tag]) -> int:
+    """Called by the loader inside its transaction: the article's tags become `tags` (idempotent).
+
+    Returns the number of tag rows the article has now.
+    """
+    now, _changed = write_tags(cur, article_id, tags)
+    return now
+
+
+_SELECT_BATCH = """
+SELECT article_id, docid, canonical_url, kind, title, original_title, published_at, media, author, editor,
+       keywords, stocks, paragraphs, body_text, parser_version
+FROM articles WHERE article_id > %s ORDER BY article_id LIMIT %s
+"""
+
+
+def article_from_row(row: Sequence[Any]) -> Article:
+    """Rebuild the Article the tagger needs from an `articles` row (images and body_html are not used)."""
+    (_id, docid, url, kind, title, original_title, published_at, media, author, editor,
+     keywords, stocks, paragraphs, body_text, parser_version) = row  # fmt: skip
+    paras = tuple(paragraphs) if paragraphs else tuple(body_text.split("\n")) if body_text else ()
+    return Article(
+        url=url,
+        docid=docid,
+        title=title,
+        original_title=original_title,
+        published_at=published_at,
+        media=media,
+        author=author,
+        editor=editor,
+        keywords=tuple(keywords or ()),
+        stocks=tuple(StockRef(code=s.get("code", ""), name=s.get("name")) for s in (stocks or [])),
+        paragraphs=paras,
+        body_html="",
+        images=(),
+        kind=kind,
+        parser_version=parser_version,
+    )
+
+
+def retag_all(url: str | None = None, batch_size: int = 500) -> dict[str, int]:
+    """Re-tag every stored article with the packaged taxonomy (`newsflow retag`); idempotent.
+
+    One transaction per batch of `batch_size` articles, walked by article_id, so a long retag holds
+    no lock for long and a crash loses at most one batch (a rerun redoes it).
+    """
+    from pipeline.tag import TAGGER_VERSION, tag_article  # the tagger compiles its taxonomy on import
+
+    counts = {"articles": 0, "tags": 0, "articles_changed": 0, "rows_changed": 0}
+    conn = db.connect(url)
+    try:
+        last = 0
+        while True:
+            with db.transaction(conn) as cur:
+                cur.execute(_SELECT_BATCH, (last, batch_size))
+                rows = cur.fetchall()
+                if not rows:
+                    break
+                changed_here = 0
+                for row in rows:
+                    article_id = int(row[0])
+                    now, changed = write_tags(cur, article_id, tag_article(article_from_row(row)))
+                    counts["articles"] += 1
+                    counts["tags"] += now
+                    counts["rows_changed"] += changed
+                    if changed:
+                        changed_here += 1
+                last = int(rows[-1][0])
+            counts["articles_changed"] += changed_here
+            log.info(
+                "retag %s: batch up to article %d: %d articles, %d changed",
+                TAGGER_VERSION,
+                last,
+                len(rows),
+                changed_here,
+            )
+    finally:
+        conn.close()
+    return counts
