@@ -96,6 +96,8 @@ class ReplayHandler(BaseHTTPRequestHandler):
     server: ReplayHTTPServer
     protocol_version = "HTTP/1.1"
     server_version = "newsflow-replay/1"
+    # headers and body go out in two writes; with Nagle on, keep-alive clients wait ~40 ms for each answer
+    disable_nagle_algorithm = True
     _log_ctx: tuple[str, str, str | None] | None = None  # (path, query, fault) of the request being answered
 
     # --- plumbing -------------------------------------------------------------------------------
