@@ -253,48 +253,76 @@ def _complete(article: Article, row: dict[str, Any]) -> Article:
     return dataclasses.replace(article, **changes) if changes else article
 
 
-def _process_claimed(conn: psycopg2.extensions.connection, run_id: int, claim: Claim) -> dict[str, int]:
-    from pipeline.parse import parse_raw
+def _dead_letter_item(cur: psycopg2.extensions.cursor, run_id: int, row: dict[str, Any], stage: str, exc: BaseException) -> None:
+    log.warning("%s failed for %s: %s", stage, row["url"] or row["item_key"], exc)
+    run_store.record_dead_letter(
+        cur, source=row["source"], item_key=row["item_key"], stage=stage, error=exc,
+        url=row["url"], raw_page_id=row["raw_page_id"], feed_item_id=row["feed_item_id"], run_id=run_id,
+    )  # fmt: skip
+    item_store.mark_item(cur, row["feed_item_id"], "failed", failed=True)
 
+
+def _process_batch(cur: psycopg2.extensions.cursor, run_id: int, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Parse a claimed batch, then load it; every item either loads or becomes a dead letter."""
+    from pipeline.parse import parse_raw
+    from pipeline.store.dedup import lock_articles
+
+    batch = {"parsed": 0, "loaded": 0, "duplicates": 0, "failed": 0}
+    parsed: list[tuple[dict[str, Any], Article]] = []
+    for row in rows:
+        try:
+            raw = item_store.load_raw_page(cur, row["raw_page_id"])
+            parsed.append((row, _complete(parse_raw(raw), row)))
+        except (PipelineError, ValueError, KeyError) as exc:
+            _dead_letter_item(cur, run_id, row, "parse", exc)
+            batch["failed"] += 1
+    # The batch's near-duplicate locks in one sorted pass: two batches never wait on each other in a cycle.
+    lock_articles(cur, (article for _, article in parsed))
+    for row, article in parsed:
+        cur.execute("SAVEPOINT item")
+        try:
+            result = upsert_article(cur, article, source=row["source"], raw_page_id=row["raw_page_id"])
+        except (psycopg2.DataError, psycopg2.IntegrityError, psycopg2.ProgrammingError, ValueError) as exc:
+            cur.execute("ROLLBACK TO SAVEPOINT item")
+            _dead_letter_item(cur, run_id, row, "load", exc)
+            batch["failed"] += 1
+            continue
+        cur.execute("RELEASE SAVEPOINT item")
+        item_store.mark_item(cur, row["feed_item_id"], "loaded", article_id=result.article_id)
+        run_store.resolve_dead_letters(cur, row["source"], row["item_key"])
+        batch["parsed"] += 1
+        if result.action in ("inserted", "updated"):
+            batch["loaded"] += 1
+        if result.action in ("unchanged", "merged") or result.duplicate_of is not None:
+            batch["duplicates"] += 1
+    run_store.add_counts(cur, run_id, **batch)
+    return batch
+
+
+def _process_claimed(conn: psycopg2.extensions.connection, run_id: int, claim: Claim) -> dict[str, int]:
+    """Batches until nothing is left to claim, one transaction each.
+
+    A deadlock or serialization failure (two overlapping backfills touching the same rows in another
+    order) rolls the batch back whole; it is retried, never half-written. Any other database error
+    (the server went away) fails the stage: the batch is lost and a retry of the task redoes it.
+    """
     counts = {"parsed": 0, "loaded": 0, "duplicates": 0, "failed": 0}
     tried: set[int] = set()
+    conflicts = 0
     while True:
-        with db.transaction(conn) as cur:  # one transaction per batch
-            rows = claim(cur, PROCESS_BATCH, tried)
-            if not rows:
-                break
-            batch = {"parsed": 0, "loaded": 0, "duplicates": 0, "failed": 0}
-            for row in rows:
-                fid = row["feed_item_id"]
-                tried.add(fid)
-                cur.execute("SAVEPOINT item")
-                stage = "parse"
-                try:
-                    raw = item_store.load_raw_page(cur, row["raw_page_id"])
-                    article = _complete(parse_raw(raw), row)
-                    stage = "load"
-                    result = upsert_article(cur, article, source=row["source"], raw_page_id=row["raw_page_id"])
-                except (PipelineError, psycopg2.Error, ValueError, KeyError) as exc:
-                    cur.execute("ROLLBACK TO SAVEPOINT item")
-                    if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
-                        raise  # the database went away: the batch is lost, the task must fail
-                    log.warning("%s failed for %s: %s", stage, row["url"] or row["item_key"], exc)
-                    run_store.record_dead_letter(
-                        cur, source=row["source"], item_key=row["item_key"], stage=stage, error=exc,
-                        url=row["url"], raw_page_id=row["raw_page_id"], feed_item_id=fid, run_id=run_id,
-                    )  # fmt: skip
-                    item_store.mark_item(cur, fid, "failed", failed=True)
-                    batch["failed"] += 1
-                    continue
-                cur.execute("RELEASE SAVEPOINT item")
-                item_store.mark_item(cur, fid, "loaded", article_id=result.article_id)
-                run_store.resolve_dead_letters(cur, row["source"], row["item_key"])
-                batch["parsed"] += 1
-                if result.action in ("inserted", "updated"):
-                    batch["loaded"] += 1
-                if result.action in ("unchanged", "merged") or result.duplicate_of is not None:
-                    batch["duplicates"] += 1
-            run_store.add_counts(cur, run_id, **batch)
+        try:
+            with db.transaction(conn) as cur:
+                rows = claim(cur, PROCESS_BATCH, tried)
+                if not rows:
+                    break
+                batch = _process_batch(cur, run_id, rows)
+        except psycopg2.errors.TransactionRollbackError as exc:
+            conflicts += 1
+            if conflicts > 5:
+                raise
+            log.info("batch rolled back after a lock conflict (%s); retrying", type(exc).__name__)
+            continue
+        tried.update(row["feed_item_id"] for row in rows)
         for k, v in batch.items():
             counts[k] += v
     return counts

@@ -11,6 +11,7 @@ from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 
 from pipeline.models import Article
+from pipeline.store.hooks import after_content_change
 from pipeline.textnorm import body_hash, normalize_title
 from pipeline.urls import canonicalize_url
 
@@ -116,8 +117,7 @@ def upsert_article(cur: Cursor, article: Article, *, source: str, raw_page_id: i
     if inserted:
         article_id = int(inserted[0])
         _write_version(cur, article_id, 1, row)
-        _after_content_change(cur, article_id, article)
-        return LoadResult(article_id, "inserted")
+        return LoadResult(article_id, "inserted", duplicate_of=after_content_change(cur, article_id, article))
 
     existing = _find_existing(cur, row)
     if existing is None:
@@ -163,12 +163,4 @@ def upsert_article(cur: Cursor, article: Article, *, source: str, raw_page_id: i
         [*updates.values(), new_version, article_id],
     )
     _write_version(cur, article_id, new_version, row)
-    _after_content_change(cur, article_id, article)
-    return LoadResult(article_id, "updated")
-
-
-def _after_content_change(cur: Cursor, article_id: int, article: Article) -> None:
-    """Tags and near-duplicate links follow the content, in the same transaction."""
-    from pipeline.store import hooks
-
-    hooks.after_content_change(cur, article_id, article)
+    return LoadResult(article_id, "updated", duplicate_of=after_content_change(cur, article_id, article))

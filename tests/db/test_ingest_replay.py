@@ -157,3 +157,16 @@ def test_unknown_layout_everywhere_fails_the_run_loudly(
     assert letters == [("parse", "ParseError")]
     # the bytes are kept: after the layout is understood, `reparse` needs no re-crawl
     assert _rows(db_url, "SELECT count(*) FROM raw_pages")[0][0] == len(_expected_docids(replay))
+
+
+def test_archive_import_tags_and_links_stories(db_url: str) -> None:
+    """Loading runs the tagger and the near-duplicate linker in the same transaction as the row."""
+    counts = ingest.import_archive(FIXTURES / "hexo_posts", db_url)
+    assert counts["failed"] == 0 and counts["posts"] == 20
+    seed = "“十四五”信息化和工业化深度融合发展规划印发，点名这些产业"
+    tags = set(_rows(db_url, "SELECT t.kind, t.value FROM article_tags t JOIN articles a USING (article_id) WHERE a.title = %s", (seed,)))
+    assert {("policy", "policy_document"), ("issuer", "工业和信息化部"), ("doc_type", "规划")} <= tags
+    stories = dict(_rows(db_url, "SELECT title, story_id FROM articles"))
+    assert stories["1-5月上海市房地产开发投资同比下降18.0%"] == stories["1-5月上海房地产开发投资比去年同期下降18.0%。"]
+    assert stories["0！北京昨日本土无新增"] != stories["0！上海昨日本土无新增"]
+    assert _rows(db_url, "SELECT count(*) FROM articles WHERE story_id IS NULL") == [(0,)]
