@@ -1,0 +1,57 @@
+"""An Airflow metadata database for DAG tests: a fresh database on the test PostgreSQL, migrated once.
+
+Airflow reads its configuration when it is first imported, so the DAG tests import airflow only
+inside tests, after `airflow_home` has set the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pipeline import db
+from pipeline.airflow_run import sqlalchemy_url
+
+REPO = Path(__file__).resolve().parent.parent.parent
+DAGS = REPO / "dags"
+
+
+@pytest.fixture(scope="session")
+def airflow_home(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    if "airflow" in sys.modules:
+        pytest.fail("airflow was imported before the DAG test environment was set: import it inside tests")
+    name = f"af_test_{uuid.uuid4().hex[:10]}"
+    db.ensure_database(pg_admin_url, name)
+    home = tmp_path_factory.mktemp("airflow_home")
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sqlalchemy_url(db.with_database(pg_admin_url, name)),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
+    yield home
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+    conn = psycopg2.connect(pg_admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    conn.close()
