@@ -250,6 +250,10 @@ FOLD_SQL_END = "-- END GENERATED"
 _UNASSIGNED_STAND_IN = 0xFFFF
 
 
+# Word_Break MidLetter / MidNumLet / Single_Quote: case-ignorable although not marks.
+_MID_LETTER = "'.:\u00b7\u0387\u055f\u05f4\u2018\u2019\u2024\u2027\ufe13\ufe52\ufe55\uff07\uff0e\uff1a"
+
+
 def _ranges(pred: Any) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     start: int | None = None
@@ -291,7 +295,15 @@ def render_fold_sql() -> str:
         chr(cp) for cp in range(0x80, 0x110000) if not (0xD800 <= cp <= 0xDFFF) and len(chr(cp).lower()) > 1
     ]
     has_upper = _re_class(_ranges(lambda c: ord(c) >= 0x80 and c.lower() != c))
-    lowered = 'lower(n COLLATE "C")'  # ASCII only, whatever the database's locale
+    # str.lower() turns a capital sigma that ends a word into final sigma; Python's "cased" and
+    # "case-ignorable" properties are approximated from the categories Python exposes.
+    cased = _re_class(_ranges(lambda c: c.isupper() or c.islower() or unicodedata.category(c) == "Lt"))
+    ignorable = _re_class(
+        _ranges(lambda c: unicodedata.category(c) in ("Mn", "Me", "Cf", "Lm", "Sk") or c in _MID_LETTER)
+    )
+    final_sigma = f"(?<={cased}{ignorable}*)\\u03a3(?!{ignorable}*{cased})"
+    lowered = f"regexp_replace(n, {_sql_literal(final_sigma)}, 'ς', 'g')"
+    lowered = f'lower({lowered} COLLATE "C")'  # ASCII only, whatever the database's locale
     for ch in upper_multi:
         lowered = f"replace({lowered}, {_sql_literal(ch)}, {_sql_literal(ch.lower())})"
     from_chars = "".join(upper_single)
