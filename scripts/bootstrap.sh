@@ -27,8 +27,17 @@ bootstrap() {
   fi
   echo "newsflow: installing the project and its dependencies into .venv ..." >&2
   # uv resolves and installs Airflow in seconds; plain pip works too, only slower.
-  if .venv/bin/python -m pip install -q --disable-pip-version-check uv >/dev/null 2>&1 && [ -x .venv/bin/uv ]; then
-    .venv/bin/uv pip install -q -p .venv/bin/python -e ".[$extras]"
+  local uv=""
+  if command -v uv >/dev/null 2>&1; then
+    uv=uv
+  else
+    .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip -q >/dev/null
+    if .venv/bin/python -m pip install -q --disable-pip-version-check uv >/dev/null 2>&1 && [ -x .venv/bin/uv ]; then
+      uv=.venv/bin/uv
+    fi
+  fi
+  if [ -n "$uv" ]; then
+    "$uv" pip install -q -p .venv/bin/python -e ".[$extras]"
   else
     .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[$extras]"
   fi

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,9 @@ import psycopg2
 import pytest
 
 from pipeline import db
+
+# pgserver logs every pg_ctl call at INFO, and once more from atexit after pytest closed its streams.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
