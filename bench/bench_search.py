@@ -20,7 +20,6 @@ import io
 import os
 import random
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -96,7 +95,7 @@ def generate(n: int, seed: int, out: io.StringIO) -> None:
         body = "\n".join(redraw_numbers(rng.choice(sentences), rng) for _ in range(k))
         stocks = "[]"
         if rng.random() < 0.1:
-            stocks = '[{"code": "%s", "name": null}]' % rng.choice(codes)
+            stocks = f'[{{"code": "{rng.choice(codes)}", "name": null}}]'
         published = START + timedelta(seconds=rng.randrange(SPAN_S))
         key = uuid.UUID(int=rng.getrandbits(128)).hex
         fields = [
@@ -178,7 +177,7 @@ def ilike_sql(query: str) -> tuple[str, tuple[object, ...]]:
 
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
 def report(conn: psycopg2.extensions.connection, rows: int, reps: int, ilike_reps: int) -> None:
