@@ -28,7 +28,7 @@ SAMPLE_POSTS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "
 @dag(
     dag_id="archive_import",
     schedule=None,
-    start_date=datetime(2025, 1, 1, tzinfo=UTC),
+    start_date=datetime(2015, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     default_args={

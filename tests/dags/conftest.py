@@ -41,6 +41,9 @@ def airflow_home(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     os.environ.update(env)
     subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], check=True, capture_output=True)
     yield home
+    if "airflow.settings" in sys.modules:
+        # Close Airflow's pooled connections before their database goes away.
+        sys.modules["airflow.settings"].dispose_orm()
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)

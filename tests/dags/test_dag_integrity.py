@@ -53,6 +53,8 @@ def test_house_rules(dagbag: tuple[Any, list[warnings.WarningMessage]], dag_id: 
             assert door in dag.doc_md
     assert dag.max_active_runs is not None and dag.max_active_runs <= 5
     assert dag.catchup is False
+    # no task exists for a window before start_date: backfills must reach the data sets' years
+    assert dag.start_date <= datetime(2018, 1, 1, tzinfo=UTC)
     for t in dag.tasks:
         assert t.retries >= 2, t.task_id
         assert t.retry_exponential_backoff, t.task_id

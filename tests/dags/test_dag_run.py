@@ -1,0 +1,94 @@
+"""`dag.test()` of the news DAG: real HTTP to the replay server, a real PostgreSQL, Airflow in-process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+
+from pipeline.replay import ReplayServer
+
+from .conftest import DAGS
+
+# dag.test(logical_date=09:30) gets the data interval [09:20, 09:30); overlap_minutes=25 widens it
+# to [09:05, 09:30), which holds two recorded articles (09:13:06, 09:23:01) and one 7x24 flash
+# (09:05:06) while the neighbours (the 09:34:01 flash, the next article at 2021-11-30) stay out.
+LOGICAL = datetime(2021, 11, 6, 9, 30, tzinfo=UTC)
+OVERLAP = 25
+WINDOW = (LOGICAL - timedelta(minutes=10 + OVERLAP), LOGICAL)
+
+
+def _rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        "articles": _rows(
+            url, "SELECT article_id, docid, content_key, version, updated_at FROM articles ORDER BY 1"
+        ),
+        "versions": _rows(url, "SELECT article_id, version FROM article_versions ORDER BY 1, 2"),
+        "raw_pages": _rows(url, "SELECT raw_page_id, url, body_sha256 FROM raw_pages ORDER BY 1"),
+        "feed_items": _rows(url, "SELECT feed_item_id, source, item_key, status FROM feed_items ORDER BY 1"),
+        "dead_letters": _rows(url, "SELECT source, item_key FROM dead_letters ORDER BY 1, 2"),
+    }
+
+
+@pytest.fixture()
+def replay(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplayServer]:
+    with ReplayServer() as server:
+        monkeypatch.setenv("NEWSFLOW_REPLAY_URL", server.base_url)
+        monkeypatch.setenv("NEWSFLOW_MIN_INTERVAL_PER_HOST", "0")
+        yield server
+
+
+@pytest.fixture()
+def news_dag(airflow_home: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    # The DAG reads its database from the Airflow Connection, as in production.
+    monkeypatch.setenv("AIRFLOW_CONN_NEWS_DB", db_url)
+    monkeypatch.delenv("NEWSFLOW_DATABASE_URL")
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS / "news_ingest.py"))
+    assert bag.import_errors == {}
+    return bag.dags["news_ingest"]
+
+
+def _expected(replay: ReplayServer) -> tuple[set[str], int]:
+    start, end = (int(t.timestamp()) for t in WINDOW)
+    docids = {a["docid"] for a in replay.manifest() if start <= a["ctime"] < end}
+    flashes = sum(1 for z in replay.data.flashes if start <= z["_ctime"] < end)
+    return docids, flashes
+
+
+def test_news_dag_loads_its_window_and_a_rerun_changes_nothing(
+    news_dag: Any, db_url: str, replay: ReplayServer
+) -> None:
+    docids, flashes = _expected(replay)
+    assert len(docids) == 2 and flashes == 1  # the window was chosen for this; see WINDOW
+
+    run = news_dag.test(logical_date=LOGICAL, run_conf={"overlap_minutes": OVERLAP})
+    assert run.state == "success"
+    loaded = {r[0] for r in _rows(db_url, "SELECT docid FROM articles WHERE kind = 'sina_page'")}
+    assert loaded == docids
+    assert _rows(db_url, "SELECT count(*) FROM articles WHERE kind = 'zhibo_flash'") == [(flashes,)]
+    runs = _rows(db_url, "SELECT run_key, status, window_start, window_end, loaded, failed FROM ingest_runs")
+    assert runs == [(f"news_ingest/{run.run_id}", "success", WINDOW[0], WINDOW[1], len(docids) + flashes, 0)]
+    pages_fetched = sum(1 for r in replay.request_log() if r["path"].endswith(".shtml"))
+    assert pages_fetched == len(docids)
+
+    before = _snapshot(db_url)
+    again = news_dag.test(logical_date=LOGICAL, run_conf={"overlap_minutes": OVERLAP})
+    assert again.state == "success"
+    assert _snapshot(db_url) == before
+    # stored pages are not fetched again
+    assert sum(1 for r in replay.request_log() if r["path"].endswith(".shtml")) == pages_fetched
