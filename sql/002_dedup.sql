@@ -9,11 +9,31 @@ ALTER TABLE articles
     ADD COLUMN dedup_version text;
 CREATE INDEX articles_story_id_idx ON articles (story_id);
 CREATE INDEX articles_duplicate_of_idx ON articles (duplicate_of) WHERE duplicate_of IS NOT NULL;
-COMMENT ON COLUMN articles.duplicate_of IS 'First-seen article of the same story; NULL for the first one (and for articles not yet linked).';
+COMMENT ON COLUMN articles.duplicate_of IS 'First-seen article of the same story; NULL for the first one.';
 COMMENT ON COLUMN articles.story_id IS 'Story cluster: the article_id of the story''s first-seen article (so story_id = article_id for it).';
 COMMENT ON COLUMN articles.dup_verdict IS '''original'' (first of its story), ''exact'' (same body as duplicate_of''s story) or ''near'' (same story, edited or re-headlined).';
 COMMENT ON COLUMN articles.dup_score IS 'Similarity to the matched story member: 1 for exact, else max(5-gram Jaccard, containment).';
 COMMENT ON COLUMN articles.dedup_version IS 'pipeline.dedup.DEDUP_VERSION that linked this row; newsflow dedup --rebuild recomputes older ones.';
+
+-- A new row starts as the first article of its own story. link_article then rewrites the row only when
+-- it is a duplicate (or was linked by another version): most articles are originals, and an UPDATE of
+-- an articles row re-inserts every index entry of the row (the search GIN index among them).
+CREATE FUNCTION newsflow_dedup_provisional() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF NEW.story_id IS NULL THEN
+        NEW.story_id := NEW.article_id;
+        NEW.duplicate_of := NULL;
+        NEW.dup_verdict := 'original';
+        NEW.dup_score := 0;
+        NEW.dedup_version := 'dedup-1';  -- pipeline.dedup.DEDUP_VERSION when this migration was written
+    END IF;
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER articles_dedup_provisional
+    BEFORE INSERT ON articles
+    FOR EACH ROW EXECUTE FUNCTION newsflow_dedup_provisional();
 
 CREATE TABLE dedup_signatures (
     article_id      bigint PRIMARY KEY REFERENCES articles (article_id) ON DELETE CASCADE,

@@ -13,6 +13,7 @@ Lock budget: about 40 keys per article share Postgres's lock table
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,6 +45,12 @@ class DedupLink:
     reason: str
 
 
+@functools.lru_cache(maxsize=1024)
+def _signature(title: str, body_text: str) -> Signature:
+    # lock_articles and link_article both need it for the same article in one batch; pure, so cacheable.
+    return signature(title, body_text)
+
+
 def _lock_id(bucket: int) -> int:
     folded = (bucket ^ (bucket >> 32)) & 0xFFFFFFFF
     return folded - (1 << 32) if folded >= (1 << 31) else folded
@@ -63,7 +70,7 @@ def lock_articles(cur: Cursor, articles: Iterable[Article]) -> None:
     """Take the bucket-key locks of a whole batch at once, before linking its articles one by one."""
     keys: list[int] = []
     for article in articles:
-        keys.extend(k for _, k in signature(article.title, article.body_text).bucket_keys)
+        keys.extend(k for _, k in _signature(article.title, article.body_text).bucket_keys)
     _lock_keys(cur, keys)
 
 
@@ -116,7 +123,7 @@ def link_article(cur: Cursor, article_id: int, article: Article) -> DedupLink:
 
 
 def _link(cur: Cursor, article_id: int, article: Article, *, take_locks: bool) -> DedupLink:
-    sig = signature(article.title, article.body_text)
+    sig = _signature(article.title, article.body_text)
     if take_locks:
         _lock_keys(cur, (k for _, k in sig.bucket_keys))
     # A changed article is re-linked from scratch: its old keys must not find itself or stale text.
@@ -153,11 +160,23 @@ def _link(cur: Cursor, article_id: int, article: Article, *, take_locks: bool) -
             verdict.reason,
         )
 
+    # The insert trigger already made the row an original of this version; rewriting an articles row costs
+    # every index entry of it (search's GIN too), so write only what differs.
     cur.execute(
-        """UPDATE articles SET duplicate_of = %s, story_id = %s, dup_verdict = %s, dup_score = %s,
-                  dedup_version = %s
-            WHERE article_id = %s""",
-        (link.duplicate_of, link.story_id, link.verdict, link.score, DEDUP_VERSION, article_id),
+        """UPDATE articles SET duplicate_of = %(dup)s, story_id = %(story)s, dup_verdict = %(verdict)s,
+                  dup_score = %(score)s, dedup_version = %(version)s
+            WHERE article_id = %(id)s
+              AND (duplicate_of, story_id, dup_verdict, dup_score, dedup_version)
+                  IS DISTINCT FROM (%(dup)s::bigint, %(story)s::bigint, %(verdict)s::text, %(score)s::real,
+                                    %(version)s::text)""",
+        {
+            "dup": link.duplicate_of,
+            "story": link.story_id,
+            "verdict": link.verdict,
+            "score": link.score,
+            "version": DEDUP_VERSION,
+            "id": article_id,
+        },
     )
     cur.execute(
         """INSERT INTO dedup_buckets (bucket, article_id, band)
