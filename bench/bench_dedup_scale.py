@@ -167,7 +167,8 @@ def _sizes(cur: psycopg2.extensions.cursor) -> list[tuple[str, str]]:
             WHERE c.relname IN ('articles', 'dedup_buckets', 'dedup_signatures')
             ORDER BY c.relname"""
     )
-    return cur.fetchall()
+    rows: list[tuple[str, str]] = cur.fetchall()
+    return rows
 
 
 def main() -> None:
@@ -185,13 +186,15 @@ def main() -> None:
     admin, url, pgdata = _open_server(args)
     conn = db.connect(url)
     print(
-        f"dedup {dedup.DEDUP_VERSION}; sizes {sizes}; batch {BATCH} per transaction; timing = lock_articles + link_article"
+        f"dedup {dedup.DEDUP_VERSION}; sizes {sizes}; batch {BATCH} per transaction; "
+        f"timing = lock_articles + link_article; search trigger and GIN index "
+        f"{'kept' if args.with_search_index else 'dropped (not what is measured)'}"
     )
     planted: list[Planted] = []
     corpus_articles: list[Article] = []
     ids: list[int] = []
     per_article_ms: list[float] = []
-    found = Counter()
+    found: Counter[tuple[str, str]] = Counter()
     start_day = datetime(2021, 6, 1, tzinfo=UTC)
     t_all = time.monotonic()
     try:
