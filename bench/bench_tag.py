@@ -27,14 +27,7 @@ def _corpus():  # type: ignore[no-untyped-def]
     return mod
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=20, help="passes over the set for the speed figure")
-    args = ap.parse_args()
-    tax = load_taxonomy()
-    issuing = tax.threshold("issuing_issuer_score")
-    primary = tax.threshold("primary_doc_type_score")
-    items = _corpus().load_all()
+def _report(split: str, items: list, issuing: float, primary: float) -> None:  # type: ignore[type-arg]
     tp = fp = fn = 0
     stats_tp = stats_fp = stats_fn = 0
     issuer_ok = doc_ok = 0
@@ -53,9 +46,8 @@ def main() -> None:
         stats_fp += is_stats and not want_stats
         stats_fn += want_stats and not is_stats
         if is_policy != want_policy or is_stats != want_stats:
-            problems.append(
-                f"verdict  {it.file}: want {it.verdict}, got {sorted(kinds & {'policy', 'statistics_release'})}"
-            )
+            got = sorted(kinds & {"policy", "statistics_release"}) or ["neither"]
+            problems.append(f"verdict  {it.file}: want {it.verdict}, got {got}")
         if is_policy and want_policy:
             got_i = {t.value for t in tags if t.kind == "issuer" and t.score >= issuing}
             got_d = {t.value for t in tags if t.kind == "doc_type" and t.score >= primary}
@@ -70,19 +62,37 @@ def main() -> None:
     n_stats = sum(it.verdict == "statistics_release" for it in items)
     n_policy = sum(it.verdict == "policy" for it in items)
     print(
-        f"tagger {TAGGER_VERSION}; labelled articles: {len(items)} "
-        f"(policy {n_policy}, statistics_release {n_stats}, neither {len(items) - n_policy - n_stats})"
+        f"[{split}] {len(items)} articles (policy {n_policy}, statistics_release {n_stats}, "
+        f"neither {len(items) - n_policy - n_stats})"
     )
     prec = tp / (tp + fp) if tp + fp else float("nan")
     rec = tp / (tp + fn) if tp + fn else float("nan")
-    print(f"policy: precision {prec:.3f} recall {rec:.3f} (tp {tp}, fp {fp}, fn {fn})")
+    print(f"  policy: precision {prec:.3f} recall {rec:.3f} (tp {tp}, fp {fp}, fn {fn})")
     sp = stats_tp / (stats_tp + stats_fp) if stats_tp + stats_fp else float("nan")
     sr = stats_tp / (stats_tp + stats_fn) if stats_tp + stats_fn else float("nan")
-    print(f"statistics_release: precision {sp:.3f} recall {sr:.3f}")
+    print(
+        f"  statistics_release: precision {sp:.3f} recall {sr:.3f} (tp {stats_tp}, fp {stats_fp}, fn {stats_fn})"
+    )
     if tp:
-        print(f"on true positives: issuers exact {issuer_ok}/{tp}, doc types exact {doc_ok}/{tp}")
-    for p in problems:
-        print("  ", p)
+        print(f"  on policy true positives: issuers exact {issuer_ok}/{tp}, doc types exact {doc_ok}/{tp}")
+    if split != "all":
+        for p in problems:
+            print("    ", p)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=20, help="passes over the set for the speed figure")
+    args = ap.parse_args()
+    tax = load_taxonomy()
+    issuing = tax.threshold("issuing_issuer_score")
+    primary = tax.threshold("primary_doc_type_score")
+    print(f"tagger {TAGGER_VERSION}")
+    all_items = _corpus().load_all()
+    for split in ("dev", "holdout", "all"):
+        items = [it for it in all_items if split in ("all", it.split)]
+        _report(split, items, issuing, primary)
+    items = all_items
 
     arts = [it.article for it in items]
     chars = sum(len(a.title) + len(a.body_text) for a in arts)

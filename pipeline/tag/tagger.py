@@ -91,7 +91,7 @@ def _doc_type_of(title: str, tax: Taxonomy) -> str | None:
     base = tax.doc_suffix_strip.sub("", folded) or folded
     for dt in tax.doc_type_list:
         if base.endswith(fold_aligned(dt)):
-            return dt
+            return tax.doc_type_canonical[dt]
     return None
 
 
@@ -109,8 +109,9 @@ def _titles(doc: _Doc, tax: Taxonomy) -> list[_Title]:
         dt = _doc_type_of(inner, tax)
         if dt is None:
             continue  # 《证券日报》, 《华尔街日报》: newspapers and books, not documents
-        folded_inner = fold_aligned(inner)
-        is_backref = fold_aligned(dt) == tax.doc_suffix_strip.sub("", folded_inner) or len(inner) <= 4
+        # 《规划》, 《意见》, 《公报》: a short name pointing back at a document named before it.
+        base = tax.doc_suffix_strip.sub("", fold_aligned(inner)) or inner
+        is_backref = len(base) <= int(tax.raw["thresholds"]["backref_max_chars"])
         if dt in tax.phrase_only_doc_types and is_backref:
             continue
         out.append(
@@ -242,6 +243,16 @@ def _statistics(doc: _Doc, tax: Taxonomy, issuers: list[Span]) -> _Verdict:
         v.add(float(w["indicator"]), "statistical indicator", Span(s, e, name))
     if len(_PERCENT_RE.findall(doc.text, 0, doc.lead_end)) >= int(tax.raw["statistics"]["number_dense_min"]):
         v.add(float(w["number_dense_lead"]), "number-dense lead")
+    # A release is what the headline is about: figures, an indicator or the statistics body in it.
+    # Without that, data quoted in a ministry's press conference (国家发改委：…) is not a release.
+    if tax.raw["statistics"].get("headline_gate"):
+        headline_ok = (
+            m is not None
+            or bool(tax.indicators.find(doc.folded, 0, doc.title_end))
+            or any(is_stats_issuer(s) for s in issuers if s.end <= doc.title_end)
+        )
+        if not headline_ok:
+            return _Verdict()
     return v
 
 
@@ -338,14 +349,25 @@ def tag_with(article: Article, tax: Taxonomy) -> list[Tag]:
         pol.add(tax.weight("document_backrefs"), "article keeps referring to the document")
     stats = _statistics(doc, tax, issuers)
     is_stats = stats.score >= tax.threshold("statistics_release")
-    is_policy = pol.score >= tax.threshold("policy") and (
-        not is_stats or bool(tax.raw["thresholds"]["statistics_is_policy"])
-    )
+    is_policy = pol.score >= tax.threshold("policy")
+    if is_policy and is_stats:
+        # Both fired. A named document with its action is the more specific evidence, unless the body
+        # that issued it is a statistics body (a bulletin is not a policy document unless the taxonomy
+        # says statistics_is_policy).
+        stats_issued = any(
+            s.value in tax.statistics_issuers
+            or s.value.endswith(tuple(tax.raw["statistics"]["local_bureau_suffixes"]))
+            for s in issuing
+        )
+        if stats_issued and not tax.raw["thresholds"]["statistics_is_policy"]:
+            is_policy = False
+        else:
+            is_stats = False
 
     tags: list[Tag] = []
     if is_policy:
         tags.append(_tag("policy", "policy_document", pol.score, doc, pol.evidence, version))
-    if is_stats and not is_policy:
+    if is_stats:
         tags.append(
             _tag("statistics_release", "official_statistics", stats.score, doc, stats.evidence, version)
         )
@@ -372,29 +394,43 @@ def tag_with(article: Article, tax: Taxonomy) -> list[Tag]:
         if dt not in dt_best or sc > dt_best[dt][0]:
             dt_best[dt] = (sc, span)
 
+    # The document the article is about is the one an action announces (印发《…》); other titles in
+    # the lead are background (an earlier 意见 it implements) and score lower.
+    issued = [
+        t for t in titles
+        if not t.is_backref and t.span.start < doc.lead_end
+        and any(_near_document(a, [t.span], reach, doc.text) for a in actions if a.start < doc.lead_end)
+    ]  # fmt: skip
+    issued_keys = {(t.span.start, t.span.end) for t in issued}
     seen_titles: set[str] = set()
     for t in titles:
         in_lead = t.span.start < doc.lead_end
         if t.is_backref:
             offer(t.span.value, tax.score("doc_type_backref"), t.span)
             continue
-        offer(
-            t.span.value, tax.score("doc_type_primary") if in_lead else tax.score("doc_type_in_body"), t.span
-        )
+        if (t.span.start, t.span.end) in issued_keys or (in_lead and not issued):
+            sc = tax.score("doc_type_primary")
+        elif in_lead:
+            sc = tax.score("doc_type_mentioned")
+        else:
+            sc = tax.score("doc_type_in_body")
+        offer(t.span.value, sc, t.span)
         if t.is_draft:
-            offer(
-                "征求意见稿",
-                tax.score("doc_type_primary") if in_lead else tax.score("doc_type_in_body"),
-                t.span,
-            )
+            offer("征求意见稿", sc, t.span)
         name = doc.text[t.span.start : t.span.end]
         if name not in seen_titles:
             seen_titles.add(name)
-            sc = tax.score("policy_title_in_lead") if in_lead else tax.score("policy_title_in_body")
-            tags.append(Tag("policy_title", name, sc, name, t.span.start, version))
+            tsc = (
+                tax.score("policy_title_in_lead")
+                if sc >= tax.score("doc_type_primary")
+                else tax.score("policy_title_in_body")
+            )
+            tags.append(Tag("policy_title", name, tsc, name, t.span.start, version))
     for dspan, _a in phrases:
         in_lead = dspan.start < doc.lead_end
-        offer(dspan.value, tax.score("doc_type_phrase") if in_lead else tax.score("doc_type_in_body"), dspan)
+        # A headline word (浙江方案出炉) names the document less precisely than its full title does.
+        sc = tax.score("doc_type_phrase") if in_lead and not issued else tax.score("doc_type_in_body")
+        offer(dspan.value, sc, dspan)
     for dt, (sc, span) in dt_best.items():
         tags.append(Tag("doc_type", dt, sc, doc.text[span.start : span.end], span.start, version))
 

@@ -69,6 +69,7 @@ class Taxonomy:
     successors: dict[str, str]
     doc_types: Lexicon
     doc_type_list: tuple[str, ...]  # longest first
+    doc_type_canonical: dict[str, str]  # a specific type (政府工作报告) -> the type it is reported as (报告)
     phrase_only_doc_types: frozenset[str]
     doc_suffix_strip: re.Pattern[str]
     guanyu_re: re.Pattern[str]
@@ -108,6 +109,7 @@ def compile_taxonomy(raw: dict[str, Any]) -> Taxonomy:
         )
         stats = raw["statistics"]
         doc_types = list(raw["doc_types"])
+        doc_aliases: dict[str, str] = dict(raw.get("doc_type_aliases", {}))
         return Taxonomy(
             version=str(raw["version"]),
             raw=raw,
@@ -118,8 +120,9 @@ def compile_taxonomy(raw: dict[str, Any]) -> Taxonomy:
             statistics_issuers=frozenset(i["name"] for i in issuers if i.get("statistics")),
             data_issuers=frozenset(i["name"] for i in issuers if i.get("publishes_statistics")),
             successors={i["name"]: i["successor"] for i in issuers if i.get("successor")},
-            doc_types=_lexicon([(d, []) for d in doc_types]),
+            doc_types=_lexicon([(doc_aliases.get(d, d), [d]) for d in doc_types]),
             doc_type_list=tuple(sorted(doc_types, key=len, reverse=True)),
+            doc_type_canonical={d: doc_aliases.get(d, d) for d in doc_types},
             phrase_only_doc_types=frozenset(raw.get("doc_type_phrase_only", [])),
             doc_suffix_strip=re.compile(fold_aligned(raw["doc_title_suffix_strip"])),
             guanyu_re=re.compile(fold_aligned(raw["guanyu_pattern"])),

@@ -69,7 +69,15 @@ def test_every_evidence_span_is_the_text_at_its_offset() -> None:
             assert text[t.offset : t.offset + len(t.evidence)] == t.evidence, (item.file, t)
 
 
-@pytest.mark.parametrize("item", LABELLED, ids=[i.file.rsplit("/", 1)[-1][:40] for i in LABELLED])
+def _params() -> list[object]:
+    out: list[object] = []
+    for i in LABELLED:
+        marks = [pytest.mark.xfail(strict=True, reason=i.known_miss)] if i.known_miss else []
+        out.append(pytest.param(i, id=i.file.rsplit("/", 1)[-1][:40], marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("item", _params())
 def test_labelled_verdicts(item: corpus.Labelled) -> None:
     tags = tag_article(item.article)
     kinds = {t.kind for t in tags}
@@ -80,11 +88,20 @@ def test_labelled_verdicts(item: corpus.Labelled) -> None:
         if "statistics_release" in kinds
         else "neither"
     )
+    assert not {"policy", "statistics_release"} <= kinds  # one verdict per article
     assert verdict == item.verdict, item.note
-    assert not {"policy", "statistics_release"} <= kinds  # a bulletin is not a policy document
     if verdict == "policy":
         assert {t.value for t in tags if t.kind == "issuer" and t.score >= 0.8} == set(item.issuers)
         assert {t.value for t in tags if t.kind == "doc_type" and t.score >= 0.8} == set(item.doc_types)
+
+
+def test_policy_precision_and_recall_meet_the_targets() -> None:
+    got = [("policy" in {t.kind for t in tag_article(i.article)}, i.verdict == "policy") for i in LABELLED]
+    tp = sum(g and w for g, w in got)
+    precision = tp / max(1, sum(g for g, _ in got))
+    recall = tp / max(1, sum(w for _, w in got))
+    assert len(LABELLED) >= 60
+    assert precision >= 0.95 and recall >= 0.90, (precision, recall)
 
 
 def test_stock_tags_are_hints_and_a_prefix_anchor_is_demoted(seed: tuple[Article, list[Tag]]) -> None:
