@@ -26,8 +26,9 @@ _MIGRATION_RE = re.compile(r"^(?P<num>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 
 
 def sql_dir() -> Path:
+    """The migrations: the repo's sql/ (pipeline/sql links to it, so a wheel carries a copy)."""
     env = os.environ.get("NEWSFLOW_SQL_DIR")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "sql"
+    return Path(env) if env else Path(__file__).resolve().parent / "sql"
 
 
 def embedded_pgdata() -> Path:
