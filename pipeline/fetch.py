@@ -22,6 +22,7 @@ from pipeline.models import RawPage
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+NOT_A_PAGE_TYPES = frozenset({"application/json", "application/javascript", "text/javascript"})
 ROBOTS_TTL = 3600.0
 
 
@@ -173,6 +174,11 @@ class Fetcher:
         body, resp = self.get_bytes(url)
         if not body:
             raise FetchError(url, "empty body", status=resp.status_code)
+        ctype = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind == "sina_page" and ctype in NOT_A_PAGE_TYPES:
+            # An API error or a cut-off answer in place of the page: storing it would load a broken
+            # article that no later run replaces (a stored docid is never fetched again).
+            raise FetchError(url, f"not an HTML page (Content-Type {ctype})", status=resp.status_code)
         return RawPage(
             url=url,
             kind=kind,
