@@ -202,7 +202,9 @@ def _fetch_claimed(conn: psycopg2.extensions.connection, run_id: int, claim: Cla
                     counts["skipped"] += 1
                     continue
                 known = item_store.raw_page_id_for_url(cur, row["url"])
-                if known is not None:
+                # The item's own stored bytes already failed to parse: fetch again (the page may have
+                # been a transient error page); `newsflow reparse` is the path for parser fixes.
+                if known is not None and known != row["raw_page_id"]:
                     item_store.mark_item(cur, fid, "fetched", raw_page_id=known)
                     continue
             try:
