@@ -1,0 +1,67 @@
+"""The real Airflow stack for end-to-end tests, started by the same process manager as `./run`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from pipeline import db
+from pipeline.airflow_run import Stack, free_port
+from pipeline.replay import ReplayServer
+
+
+def _drop(admin_url: str, name: str) -> None:
+    conn = psycopg2.connect(admin_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    conn.close()
+
+
+@pytest.fixture(scope="module")
+def replay_server() -> Iterator[ReplayServer]:
+    # Not time-shifted: backfill windows address the recorded dates directly.
+    with ReplayServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def stack(
+    pg_admin_url: str, replay_server: ReplayServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """api-server, scheduler, dag-processor, triggerer on 127.0.0.1 with their own two databases."""
+    tag = uuid.uuid4().hex[:8]
+    news_db, meta_db = f"nf_e2e_{tag}", f"af_e2e_{tag}"
+    for name in (news_db, meta_db):
+        db.ensure_database(pg_admin_url, name)
+    home: Path = tmp_path_factory.mktemp("newsflow_home")
+    stack = Stack(
+        home=home,
+        news_url=db.with_database(pg_admin_url, news_db),
+        meta_url=db.with_database(pg_admin_url, meta_db),
+        port=free_port(),
+        parallelism=4,
+        extra_env={
+            "NEWSFLOW_REPLAY_URL": replay_server.base_url,
+            "NEWSFLOW_MIN_INTERVAL_PER_HOST": "0",
+        },
+    )
+    try:
+        stack.up(unpause=True, timeout=300)
+        yield stack
+    except BaseException:
+        for log in sorted((home / "logs").glob("*.log")):
+            print(f"==== {log.name}\n{log.read_text(errors='replace')[-4000:]}")
+        raise
+    finally:
+        stack.stop()
+        for name in (news_db, meta_db):
+            _drop(pg_admin_url, name)
