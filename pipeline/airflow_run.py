@@ -401,6 +401,49 @@ def resolve_databases(home: Path) -> tuple[str, str]:
     return db.with_database(admin, db.EMBEDDED_DB), meta
 
 
+# --- containers -----------------------------------------------------------------------------------
+
+
+def container_init() -> int:
+    """The compose file's airflow-init: create and migrate both databases, write the login, unpause.
+
+    Reads NEWSFLOW_DATABASE_URL, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, NEWSFLOW_ADMIN_PASSWORD (no
+    default: the login is whatever the operator set) and the SimpleAuthManager passwords file path.
+    """
+    from pipeline import db
+
+    news = os.environ.get("NEWSFLOW_DATABASE_URL", "")
+    meta = os.environ.get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "")
+    password = os.environ.get("NEWSFLOW_ADMIN_PASSWORD", "")
+    passwords_file = os.environ.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE", "")
+    if not (news and meta and password and passwords_file):
+        raise ConfigError(
+            "airflow-init needs NEWSFLOW_DATABASE_URL, AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, "
+            "NEWSFLOW_ADMIN_PASSWORD and AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+        )
+    news = psycopg2_url(news)
+    admin = db.with_database(news, "postgres")
+    for url in (news, psycopg2_url(meta)):
+        db.ensure_database(admin, urlsplit(url).path.lstrip("/"))
+    applied = db.migrate(news)
+    log.info("news database migrated (%d new migrations)", len(applied))
+    path = Path(passwords_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({ADMIN_USER: password}, fh)
+    airflow = [sys.executable, "-m", "airflow"]
+    for args in (
+        ["db", "migrate"],
+        ["pools", "set", POOL_NAME, str(POOL_SLOTS), "Concurrent tasks that send requests to Sina"],
+        # Parse the DAG files now, so the news DAG can be unpaused before the scheduler starts.
+        ["dags", "reserialize"],
+        ["dags", "unpause", NEWS_DAG_ID],
+    ):
+        subprocess.run([*airflow, *args], check=True)
+    return 0
+
+
 # --- command line ---------------------------------------------------------------------------------
 
 
@@ -425,6 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["container-init"]:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+        return container_init()
     args = build_parser().parse_args(argv)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
