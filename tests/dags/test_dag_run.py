@@ -92,3 +92,15 @@ def test_news_dag_loads_its_window_and_a_rerun_changes_nothing(
     assert _snapshot(db_url) == before
     # stored pages are not fetched again
     assert sum(1 for r in replay.request_log() if r["path"].endswith(".shtml")) == pages_fetched
+
+
+def test_a_run_without_data_interval_takes_the_documented_fallback_window(
+    news_dag: Any, db_url: str, replay: ReplayServer
+) -> None:
+    run = news_dag.test(logical_date=None)
+    assert run.state == "success"
+    assert run.data_interval_start is None
+    [(start, end)] = _rows(db_url, "SELECT window_start, window_end FROM ingest_runs")
+    # the hour before run_after, widened by the default 5-minute overlap
+    assert end == run.run_after
+    assert end - start == timedelta(minutes=60 + 5)
