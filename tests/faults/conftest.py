@@ -58,7 +58,8 @@ def rows(url: str, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> l
     try:
         with conn, conn.cursor() as cur:
             cur.execute(sql, params)
-            return cur.fetchall()
+            result: list[tuple[Any, ...]] = cur.fetchall()
+            return result
     finally:
         conn.close()
 

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline import ingest
 from pipeline.config import Settings
+from pipeline.errors import PipelineError
 from pipeline.replay import ReplayServer
 
 from .conftest import (
@@ -206,7 +207,7 @@ def test_every_feed_source_failing_fails_the_run_then_recovers(
 ) -> None:
     replay.set_fault(ROLL, "503")
     replay.set_fault(ZHIBO, "503")
-    with pytest.raises(ingest.PipelineError):
+    with pytest.raises(PipelineError):
         ingest.ingest_window(ALL_TIME, settings, db_url)
     assert rows(db_url, "SELECT status, error IS NOT NULL FROM ingest_runs") == [("failed", True)]
     assert {(s, stage) for s, _, stage, *_ in open_dead_letters(db_url)} == {
