@@ -11,6 +11,8 @@ import pytest
 
 from .conftest import DAGS
 
+pytestmark = pytest.mark.airflow
+
 HTTP_POOL = "sina_http"
 
 

@@ -14,6 +14,8 @@ from pipeline.replay import ReplayServer
 
 from .conftest import DAGS
 
+pytestmark = [pytest.mark.airflow, pytest.mark.db]
+
 # dag.test(logical_date=09:30) gets the data interval [09:20, 09:30); overlap_minutes=25 widens it
 # to [09:05, 09:30), which holds two recorded articles (09:13:06, 09:23:01) and one 7x24 flash
 # (09:05:06) while the neighbours (the 09:34:01 flash, the next article at 2021-11-30) stay out.

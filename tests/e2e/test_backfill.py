@@ -13,7 +13,7 @@ import requests
 from pipeline.airflow_run import NEWS_DAG_ID, POOL_NAME, Stack
 from pipeline.replay import ReplayServer
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.db]
 
 # Three 10-minute windows around recorded items: articles at 09:13:06 and 09:23:01, a flash at 09:05:06.
 FIRST = (datetime(2021, 11, 6, 9, 0, tzinfo=UTC), datetime(2021, 11, 6, 9, 20, tzinfo=UTC))

@@ -1,0 +1,71 @@
+"""Time to ready and memory of the local Airflow stack (what ./run starts), and one scheduled-size run.
+
+Starts the embedded PostgreSQL and the four components in a temporary NEWSFLOW_HOME, waits until
+they are healthy and the news DAG is unpaused, prints the seconds and each component's RSS (whole
+process group), triggers one news_ingest run against the replay server and prints its duration.
+
+Run: .venv/bin/python bench/bench_airflow_up.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from pipeline import db
+from pipeline.airflow_run import NEWS_DAG_ID, Stack, free_port, resolve_databases
+from pipeline.replay import ReplayServer
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="nfbench") as tmp, ReplayServer(timeshift=True) as replay:
+        home = Path(tmp)
+        t0 = time.monotonic()
+        news, meta = resolve_databases(home)
+        t_pg = time.monotonic() - t0
+        stack = Stack(
+            home=home,
+            news_url=news,
+            meta_url=meta,
+            port=free_port(),
+            extra_env={"NEWSFLOW_REPLAY_URL": replay.base_url},
+        )
+        try:
+            t_up = stack.up(unpause=True)
+            total = time.monotonic() - t0
+            rss = stack.rss_kib()
+            print(f"embedded PostgreSQL + databases: {t_pg:6.1f} s")
+            print(f"migrate + start + ready + unpause: {t_up:6.1f} s")
+            print(f"time to ready (total):           {total:6.1f} s")
+            for name, kib in rss.items():
+                print(f"RSS {name:14s} {kib / 1024:7.0f} MiB")
+            print(f"RSS total          {sum(rss.values()) / 1024:7.0f} MiB")
+            with stack.api() as api:
+                r = api.post(
+                    f"{stack.base_url}/api/v2/dags/{NEWS_DAG_ID}/dagRuns",
+                    json={"logical_date": None, "conf": {"fallback_minutes": 7 * 24 * 60}},
+                    timeout=30,
+                )
+                r.raise_for_status()
+                run_id = r.json()["dag_run_id"]
+                t1 = time.monotonic()
+                while True:
+                    state = api.get(
+                        f"{stack.base_url}/api/v2/dags/{NEWS_DAG_ID}/dagRuns/{run_id}", timeout=30
+                    ).json()["state"]
+                    if state in ("success", "failed"):
+                        break
+                    time.sleep(1)
+                print(
+                    f"manual run over the last 7 days of replay data: {state} in {time.monotonic() - t1:.1f} s"
+                )
+            rss = stack.rss_kib()
+            print(f"RSS total after a run {sum(rss.values()) / 1024:7.0f} MiB")
+        finally:
+            stack.stop()
+            db.stop_embedded(home / "pgdata")
+
+
+if __name__ == "__main__":
+    main()
