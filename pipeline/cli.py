@@ -58,7 +58,9 @@ def _progress(label: str) -> Any:
 
 
 def _summary(counts: dict[str, int]) -> str:
-    order = ("run_id", "posts", "discovered", "fetched", "skipped", "parsed", "duplicates", "failed", "loaded")
+    order = (
+        "run_id", "posts", "discovered", "fetched", "skipped", "parsed", "duplicates", "failed", "refailed", "loaded",
+    )  # fmt: skip
     return " ".join(f"{k}={counts[k]}" for k in order if k in counts)
 
 

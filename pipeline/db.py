@@ -58,15 +58,20 @@ def start_embedded(pgdata: Path | None = None) -> str:
     pgdata = pgdata or embedded_pgdata()
     pgdata.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pgdata, cleanup_mode=None)
+    if not (pgdata / "postmaster.pid").exists():
+        # pgserver caches one handle per folder: after a stop in this process, start it again.
+        with server._lock:
+            server.ensure_postgres_running()
     return str(server.get_uri())
 
 
 def stop_embedded(pgdata: Path | None = None) -> bool:
     """Stop the embedded server if it runs; True when one was stopped."""
     pgdata = pgdata or embedded_pgdata()
+    pgserver = _import_pgserver()
     if not (pgdata / "postmaster.pid").exists():
         return False
-    pg_ctl = getattr(_import_pgserver()._commands, "pg_ctl")  # noqa: B009 - made at import time, invisible to mypy
+    pg_ctl = getattr(pgserver._commands, "pg_ctl")  # noqa: B009 - made at import time, invisible to mypy
 
     user = "pgserver" if hasattr(os, "geteuid") and os.geteuid() == 0 else None
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)

@@ -83,7 +83,8 @@ def finish_run(run_id: int, url: str | None = None, max_failure_ratio: float = 0
     """Close the run with its counts. Raises PipelineError when the run did not do its job:
 
     every item that was tried failed, or more than `max_failure_ratio` of them did (usually a
-    layout change or an endpoint that moved). Per-item failures alone are dead letters, not errors.
+    layout change or an endpoint that moved). Per-item failures alone are dead letters, not errors,
+    and earlier dead letters that failed again (`refailed`) do not count against this run.
     """
     with _connection(url) as conn, db.transaction(conn) as cur:
         run = run_store.get_run(cur, run_id)
@@ -99,9 +100,9 @@ def finish_run(run_id: int, url: str | None = None, max_failure_ratio: float = 0
             )
         run_store.end_run(cur, run_id, "failed" if error else "success", error)
     log.info(
-        "run %s: discovered=%d fetched=%d skipped=%d parsed=%d duplicates=%d failed=%d loaded=%d",
+        "run %s: discovered=%d fetched=%d skipped=%d parsed=%d duplicates=%d failed=%d refailed=%d loaded=%d",
         run_id, counts["discovered"], counts["fetched"], counts["skipped"], counts["parsed"],
-        counts["duplicates"], counts["failed"], counts["loaded"],
+        counts["duplicates"], counts["failed"], counts["refailed"], counts["loaded"],
     )  # fmt: skip
     if error:
         raise PipelineError(f"run {run_id}: {error}")
@@ -182,7 +183,7 @@ def _raw_from_item(row: dict[str, Any], fetcher: Fetcher | None) -> RawPage:
 
 
 def _fetch_claimed(conn: psycopg2.extensions.connection, run_id: int, claim: Claim, fetcher: Fetcher | None) -> dict[str, int]:
-    counts = {"fetched": 0, "skipped": 0, "failed": 0}
+    counts = {"fetched": 0, "skipped": 0, "failed": 0, "refailed": 0}
     tried: set[int] = set()
     while True:
         with db.transaction(conn) as cur:
@@ -216,8 +217,9 @@ def _fetch_claimed(conn: psycopg2.extensions.connection, run_id: int, claim: Cla
                     url=row["url"], feed_item_id=fid, run_id=run_id,
                 )  # fmt: skip
                 item_store.mark_item(cur, fid, "failed", failed=True)
-                run_store.add_counts(cur, run_id, failed=1)
-                counts["failed"] += 1
+                outcome = _failure_kind(row)
+                run_store.add_counts(cur, run_id, **{outcome: 1})
+                counts[outcome] += 1
                 continue
             raw_id = item_store.save_raw_page(cur, raw)
             item_store.mark_item(cur, fid, "fetched", raw_page_id=raw_id)
@@ -255,6 +257,14 @@ def _complete(article: Article, row: dict[str, Any]) -> Article:
     return dataclasses.replace(article, **changes) if changes else article
 
 
+def _failure_kind(row: dict[str, Any]) -> str:
+    """A first failure counts against the run; a retried dead letter failing again does not.
+
+    Otherwise one page that can never be parsed would fail every quiet window that retries it.
+    """
+    return "refailed" if row["attempts"] > 0 else "failed"
+
+
 def _dead_letter_item(cur: psycopg2.extensions.cursor, run_id: int, row: dict[str, Any], stage: str, exc: BaseException) -> None:
     log.warning("%s failed for %s: %s", stage, row["url"] or row["item_key"], exc)
     run_store.record_dead_letter(
@@ -269,7 +279,7 @@ def _process_batch(cur: psycopg2.extensions.cursor, run_id: int, rows: list[dict
     from pipeline.parse import parse_raw
     from pipeline.store.dedup import lock_articles
 
-    batch = {"parsed": 0, "loaded": 0, "duplicates": 0, "failed": 0}
+    batch = {"parsed": 0, "loaded": 0, "duplicates": 0, "failed": 0, "refailed": 0}
     parsed: list[tuple[dict[str, Any], Article]] = []
     for row in rows:
         try:
@@ -277,7 +287,7 @@ def _process_batch(cur: psycopg2.extensions.cursor, run_id: int, rows: list[dict
             parsed.append((row, _complete(parse_raw(raw), row)))
         except (PipelineError, ValueError, KeyError) as exc:
             _dead_letter_item(cur, run_id, row, "parse", exc)
-            batch["failed"] += 1
+            batch[_failure_kind(row)] += 1
     # The batch's near-duplicate locks in one sorted pass: two batches never wait on each other in a cycle.
     lock_articles(cur, (article for _, article in parsed))
     for row, article in parsed:
@@ -287,7 +297,7 @@ def _process_batch(cur: psycopg2.extensions.cursor, run_id: int, rows: list[dict
         except (psycopg2.DataError, psycopg2.IntegrityError, psycopg2.ProgrammingError, ValueError) as exc:
             cur.execute("ROLLBACK TO SAVEPOINT item")
             _dead_letter_item(cur, run_id, row, "load", exc)
-            batch["failed"] += 1
+            batch[_failure_kind(row)] += 1
             continue
         cur.execute("RELEASE SAVEPOINT item")
         item_store.mark_item(cur, row["feed_item_id"], "loaded", article_id=result.article_id)
@@ -308,7 +318,7 @@ def _process_claimed(conn: psycopg2.extensions.connection, run_id: int, claim: C
     order) rolls the batch back whole; it is retried, never half-written. Any other database error
     (the server went away) fails the stage: the batch is lost and a retry of the task redoes it.
     """
-    counts = {"parsed": 0, "loaded": 0, "duplicates": 0, "failed": 0}
+    counts = {"parsed": 0, "loaded": 0, "duplicates": 0, "failed": 0, "refailed": 0}
     tried: set[int] = set()
     conflicts = 0
     while True:

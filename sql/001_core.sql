@@ -16,7 +16,8 @@ CREATE TABLE ingest_runs (
     skipped         integer NOT NULL DEFAULT 0,    -- already stored, not fetched again
     parsed          integer NOT NULL DEFAULT 0,
     duplicates      integer NOT NULL DEFAULT 0,
-    failed          integer NOT NULL DEFAULT 0,
+    failed          integer NOT NULL DEFAULT 0,    -- items that failed for the first time in this run
+    refailed        integer NOT NULL DEFAULT 0,    -- earlier dead letters retried here that failed again
     loaded          integer NOT NULL DEFAULT 0,    -- articles inserted or changed
     error           text
 );

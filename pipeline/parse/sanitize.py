@@ -51,9 +51,17 @@ _CELL_ATTRS = ("colspan", "rowspan")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd\ufffe\uffff]")
 
 
+# Void elements libxml2's HTML parser does not know: unclosed, it makes them containers of the rest
+# of the page (an old Flash <embed> would swallow the article). They carry no content: drop the tags.
+_UNKNOWN_VOID_RE = re.compile(r"</?(?:embed|source|track|wbr|keygen)\b[^>]*>", re.I)
+
+
 def strip_controls(text: str) -> str:
-    """Characters lxml refuses (NUL, C0 controls) and U+FFFD, which no stored field may carry."""
-    return _CONTROL_RE.sub("", text)
+    """Characters lxml refuses (NUL, C0 controls) and U+FFFD, which no stored field may carry.
+
+    Also drops the void tags libxml2 would otherwise treat as containers.
+    """
+    return _UNKNOWN_VOID_RE.sub("", _CONTROL_RE.sub("", text))
 
 
 def absolute_url(url: str | None) -> str | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
 
-COUNT_COLUMNS = ("discovered", "fetched", "skipped", "parsed", "duplicates", "failed", "loaded")
+COUNT_COLUMNS = ("discovered", "fetched", "skipped", "parsed", "duplicates", "failed", "refailed", "loaded")
 
 
 def begin_run(cur: Cursor, run_key: str, kind: str, window_start: Any, window_end: Any) -> int:

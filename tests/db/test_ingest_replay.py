@@ -170,3 +170,18 @@ def test_archive_import_tags_and_links_stories(db_url: str) -> None:
     assert stories["1-5月上海市房地产开发投资同比下降18.0%"] == stories["1-5月上海房地产开发投资比去年同期下降18.0%。"]
     assert stories["0！北京昨日本土无新增"] != stories["0！上海昨日本土无新增"]
     assert _rows(db_url, "SELECT count(*) FROM articles WHERE story_id IS NULL") == [(0,)]
+
+
+def test_a_page_that_never_parses_does_not_fail_later_quiet_windows(
+    db_url: str, replay: ReplayServer, replay_settings: Settings
+) -> None:
+    settings = dataclasses.replace(replay_settings, zhibo_ids=())
+    target = sorted(_expected_docids(replay))[2]
+    page = next(a for a in replay.manifest() if a["docid"] == target)
+    replay.set_fault(replay.url_for(page["url"])[len(replay.base_url):], "unknown_layout")
+    first = ingest.ingest_window(ALL_TIME, settings, db_url)
+    assert first["failed"] == 1
+    quiet = ingest.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, 0, 10, tzinfo=UTC))
+    again = ingest.ingest_window(quiet, settings, db_url)  # retries the page, fails again, still succeeds
+    assert again["refailed"] == 1 and again["failed"] == 0
+    assert _rows(db_url, "SELECT attempts FROM dead_letters WHERE resolved_at IS NULL") == [(2,)]

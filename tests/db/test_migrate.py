@@ -107,3 +107,20 @@ def test_every_timestamp_column_is_timestamptz(db_url: str) -> None:
     assert rows
     wrong = [r for r in rows if r[2] != "timestamp with time zone"]
     assert not wrong
+
+
+def test_embedded_server_stops_and_starts_again_in_one_process(tmp_path: Path) -> None:
+    pgdata = tmp_path / "pg"
+    url = db.start_embedded(pgdata)
+    conn = psycopg2.connect(url)
+    conn.close()
+    assert db.stop_embedded(pgdata)
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(url, connect_timeout=2)
+    url = db.start_embedded(pgdata)
+    conn = psycopg2.connect(url)
+    with conn.cursor() as cur:
+        cur.execute("SHOW listen_addresses")
+        assert cur.fetchone() == ("",)  # a Unix socket only: no TCP listener at all
+    conn.close()
+    assert db.stop_embedded(pgdata)
