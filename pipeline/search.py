@@ -14,6 +14,10 @@ How matching works (the same whether called from psql, the CLI or Python):
   characters are then verified with strpos(), so ``数字孪生`` never matches ``数字…孪生``.
 * A one-character term matches the articles that contain that character (a prefix scan of the
   bigram index: exact, but slower than longer terms for very common characters).
+* Ranking: ``relevance`` (title hits weigh 3, then ln(1 + occurrences) per term, newer first on ties)
+  is computed over the newest 100 matching stories (or offset + limit, if more), a documented cap
+  that keeps a common term from scoring every one of its matches; ``recent`` is exact.
+  ``story_matches`` is always exact.
 * Query syntax: terms separated by spaces must all match (AND); ``"a phrase"`` or ``“a phrase”`` keeps
   its spaces inside one term; ``-term`` excludes; ``a OR b`` (or ``a | b``) matches either. A query
   with no text (only filters) lists matching articles newest first.

@@ -130,7 +130,7 @@ $fn$;
 -- article_tags (is_policy, issuer, doc_type, topic: value or evidence equal), stock code.
 -- collapse: one row per story (articles.story_id), its best match, with story_matches counted.
 -- order_by 'relevance' (title hits weigh 3, then ln(1 + occurrences) per term; newer first on ties) or
--- 'recent'. Relevance is scored over the newest 200 matching stories (or skip + lim, if more): scoring
+-- 'recent'. Relevance is scored over the newest 100 matching stories (or skip + lim, if more): scoring
 -- every match of a common term (thousands of rows at a million articles) cost up to a second, and a
 -- bounded, documented approximation keeps p95 under 50 ms. 'recent' is exact. story_matches is exact.
 --
@@ -334,7 +334,7 @@ BEGIN
     -- Collect the newest matches until they hold `want` stories: window scans while the term is
     -- common, the index when it is rare (see the comment above the function).
     want := skip + lim;
-    IF order_by = 'relevance' THEN want := greatest(want, 200); END IF;
+    IF order_by = 'relevance' THEN want := greatest(want, 100); END IF;
     collect_sql := format($q$
         SELECT array_agg(article_id) FILTER (WHERE nth_story <= $14), coalesce(max(nth_story), 0), count(*)
         FROM (SELECT article_id, sum(first_of_story::integer) OVER (ORDER BY published_at DESC NULLS LAST, article_id DESC) AS nth_story
