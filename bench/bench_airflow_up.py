@@ -41,6 +41,12 @@ def main() -> None:
             for name, kib in rss.items():
                 print(f"RSS {name:14s} {kib / 1024:7.0f} MiB")
             print(f"RSS total          {sum(rss.values()) / 1024:7.0f} MiB")
+            pss = stack.pss_kib()
+            for name, kib in pss.items():
+                print(f"PSS {name:14s} {kib / 1024:7.0f} MiB")
+            print(
+                f"PSS total          {sum(pss.values()) / 1024:7.0f} MiB  (shared pages split between processes)"
+            )
             with stack.api() as api:
                 r = api.post(
                     f"{stack.base_url}/api/v2/dags/{NEWS_DAG_ID}/dagRuns",

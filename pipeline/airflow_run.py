@@ -352,13 +352,34 @@ class Stack:
         return time.monotonic() - t0
 
     def rss_kib(self) -> dict[str, int]:
-        """Resident memory of each child's whole process group, in KiB (Linux /proc)."""
+        """Resident memory of each child's whole process group, in KiB (Linux /proc).
+
+        Forked workers share pages with their parent, which RSS counts once per process; see
+        pss_kib() for the proportional figure.
+        """
+        return self._group_memory(pss=False)
+
+    def pss_kib(self) -> dict[str, int]:
+        """Proportional set size of each child's process group (shared pages split), in KiB."""
+        return self._group_memory(pss=True)
+
+    def _group_memory(self, *, pss: bool) -> dict[str, int]:
         groups = {proc.pid: name for name, proc in self.procs.items()}
         totals = dict.fromkeys(groups.values(), 0)
-        for _pid, pgid, rss in _proc_table():
+        for pid, pgid, rss in _proc_table():
             if pgid in groups:
-                totals[groups[pgid]] += rss
+                totals[groups[pgid]] += _pss_kib(pid) if pss else rss
         return totals
+
+
+def _pss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
 
 
 def _proc_table() -> Iterator[tuple[int, int, int]]:
@@ -505,6 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.up(unpause=not args.no_unpause)
         ready = time.monotonic() - t0
         rss = stack.rss_kib()
+        pss = stack.pss_kib()
         print(
             f"\nnewsflow is up in {ready:.1f}s\n"
             f"  Airflow UI  {stack.base_url}/   login: {ADMIN_USER} / {stack.password()}\n"
@@ -515,7 +537,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"  logs        {home / 'logs'}\n"
             f"  memory (RSS) "
             + ", ".join(f"{k} {v / 1024:.0f} MiB" for k, v in rss.items())
-            + f"; total {sum(rss.values()) / 1024:.0f} MiB\n"
+            + f"; total {sum(rss.values()) / 1024:.0f} MiB"
+            + f" (PSS, shared pages split: {sum(pss.values()) / 1024:.0f} MiB)\n"
             "Ctrl-C stops everything.",
             flush=True,
         )
