@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -337,7 +338,12 @@ def read_front_matter(body: bytes) -> dict[str, str]:
 
 
 def discover_hexo_dir(directory: Path) -> Iterator[FeedItem]:
-    """Every `*.md` post below `directory`, in path order. item_key = path relative to the folder."""
+    """Every `*.md` post below `directory`, in path order.
+
+    item_key = path relative to the folder + a digest of the content: the same file imported again
+    is the same item, while two archives with a post of the same name (the RSSHub archives were
+    forked) stay two items.
+    """
     import email.utils
 
     directory = Path(directory)
@@ -346,6 +352,7 @@ def discover_hexo_dir(directory: Path) -> Iterator[FeedItem]:
     for path in sorted(directory.rglob("*.md")):
         rel = path.relative_to(directory).as_posix()
         body = path.read_bytes()
+        digest = hashlib.sha256(body).hexdigest()[:16]
         front = read_front_matter(body)
         when = None
         if front.get("date"):
@@ -355,7 +362,7 @@ def discover_hexo_dir(directory: Path) -> Iterator[FeedItem]:
                 when = None
         yield FeedItem(
             source="hexo",
-            item_key=rel,
+            item_key=f"{rel}#{digest}",
             kind="hexo_post",
             url=None,
             docid=None,

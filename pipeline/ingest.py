@@ -373,43 +373,44 @@ def ingest_window(
     return counts
 
 
+ARCHIVE_CHUNK = 500
+
+
 def import_archive(
     directory: Path, url: str | None = None, run_key: str | None = None, progress: Progress | None = None
 ) -> dict[str, int]:
-    """Import a folder of Hexo posts through the same parse/dedup/tag/load code."""
+    """Import a folder of Hexo posts through the same parse/dedup/tag/load code.
+
+    Streams the folder in chunks (memory stays flat for 100k posts); re-importing a folder, or
+    resuming one that was interrupted, only does what is left.
+    """
+    from itertools import islice
+
     url = url or db.database_url()
     run_id = begin_run(run_key or f"archive/{uuid.uuid4()}", "archive", None, url)
-    feed = list(discover_hexo_dir(Path(directory)))
-    keys = [it.item_key for it in feed]
+    total = sum(1 for _ in Path(directory).rglob("*.md")) if progress else 0
+    posts = 0
+    feed = discover_hexo_dir(Path(directory))
     with _connection(url) as conn:
-        with db.transaction(conn) as cur:
-            new = item_store.upsert_feed_items(cur, feed)
-            run_store.add_counts(cur, run_id, discovered=new)
+        while chunk := list(islice(feed, ARCHIVE_CHUNK)):
+            posts += len(chunk)
+            keys = [it.item_key for it in chunk]
+            with db.transaction(conn) as cur:
+                run_store.add_counts(cur, run_id, discovered=item_store.upsert_feed_items(cur, chunk))
 
-        done = 0
+            def claim_for(statuses: tuple[str, ...], keys: list[str] = keys) -> Claim:
+                def claim(cur: psycopg2.extensions.cursor, limit: int, tried: set[int]) -> list[dict[str, Any]]:
+                    return item_store.claim_items_by_key(cur, "hexo", keys, statuses, limit, tried)
 
-        def claim_for(statuses: tuple[str, ...]) -> Claim:
-            def claim(cur: psycopg2.extensions.cursor, limit: int, tried: set[int]) -> list[dict[str, Any]]:
-                return item_store.claim_items_by_key(cur, "hexo", keys, statuses, limit, tried)
+                return claim
 
-            return claim
-
-        _fetch_claimed(conn, run_id, claim_for(("new", "failed")), None)
-
-        def claim_processing(cur: psycopg2.extensions.cursor, limit: int, tried: set[int]) -> list[dict[str, Any]]:
-            nonlocal done
-            rows = item_store.claim_items_by_key(cur, "hexo", keys, ("fetched",), limit, tried)
+            _fetch_claimed(conn, run_id, claim_for(("new", "failed")), None)
+            _process_claimed(conn, run_id, claim_for(("fetched",)))
             if progress:
-                progress(done, len(keys))
-            done += len(rows)
-            return rows
-
-        _process_claimed(conn, run_id, claim_processing)
-        if progress:
-            progress(len(keys), len(keys))
+                progress(posts, max(total, posts))
     counts = finish_run(run_id, url)
     counts["run_id"] = run_id
-    counts["posts"] = len(keys)
+    counts["posts"] = posts
     return counts
 
 

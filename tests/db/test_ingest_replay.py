@@ -185,3 +185,16 @@ def test_a_page_that_never_parses_does_not_fail_later_quiet_windows(
     again = ingest.ingest_window(quiet, settings, db_url)  # retries the page, fails again, still succeeds
     assert again["refailed"] == 1 and again["failed"] == 0
     assert _rows(db_url, "SELECT attempts FROM dead_letters WHERE resolved_at IS NULL") == [(2,)]
+
+
+def test_two_archives_with_the_same_post_names_are_both_imported(db_url: str) -> None:
+    """The two RSSHub archives hold posts of the same name (one with another date): both are seen."""
+    ingest.import_archive(FIXTURES / "hexo_posts" / "Rock-Candy-Tea", db_url)
+    second = ingest.import_archive(FIXTURES / "hexo_posts" / "hajeekn", db_url)
+    assert second["discovered"] == second["posts"] == 8
+    name = "1000元一斤卖老虎肉？警方已介入.md#%"
+    items = _rows(db_url, "SELECT status, article_id FROM feed_items WHERE item_key LIKE %s", (name,))
+    assert len(items) == 2 and {s for s, _ in items} == {"loaded"}
+    assert len({a for _, a in items}) == 1  # one article: same title and body
+    again = ingest.import_archive(FIXTURES / "hexo_posts" / "hajeekn", db_url)
+    assert again["discovered"] == 0 and again["loaded"] == 0
