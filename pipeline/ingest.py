@@ -29,6 +29,7 @@ from pipeline.models import Article, RawPage
 from pipeline.store import items as item_store
 from pipeline.store import runs as run_store
 from pipeline.store.articles import upsert_article
+from pipeline.textnorm import normalize_title
 from pipeline.urls import canonicalize_url
 
 log = logging.getLogger(__name__)
@@ -288,8 +289,10 @@ def _process_batch(cur: psycopg2.extensions.cursor, run_id: int, rows: list[dict
         except (PipelineError, ValueError, KeyError) as exc:
             _dead_letter_item(cur, run_id, row, "parse", exc)
             batch[_failure_kind(row)] += 1
-    # The batch's near-duplicate locks in one sorted pass: two batches never wait on each other in a cycle.
+    # Two overlapping batches take the same locks in the same order, so they queue instead of
+    # deadlocking: the near-duplicate keys in one sorted pass, then the rows by natural key.
     lock_articles(cur, (article for _, article in parsed))
+    parsed.sort(key=lambda pair: (pair[1].docid or "", normalize_title(pair[1].title), pair[0]["feed_item_id"]))
     for row, article in parsed:
         cur.execute("SAVEPOINT item")
         try:

@@ -80,7 +80,7 @@ def test_no_secret_or_default_password_in_the_repository() -> None:
 @pytest.mark.parametrize(
     "line",
     [
-        'DATABASE_URL = "postgresql://newsflow:hunter22@db:5432/newsflow"',
+        'DATABASE_URL = "postgresql://newsflow:' + 'hunter22@db:5432/newsflow"',  # split: this file is scanned too
         "  POSTGRES_PASSWORD: s3cr3t-pw",
         'password = "correct horse"',
         'AIRFLOW__API__SECRET_KEY: "0123456789abcdef"',
