@@ -36,6 +36,7 @@ that misses no true duplicate and makes 1 of 271 different pairs a candidate (th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import struct
@@ -173,7 +174,9 @@ def lead_clauses(body_text: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=256)
 def signature(title: str, body_text: str) -> Signature:
+    """The article's MinHash signature and bucket keys (cached: a batch locks, then links, each article)."""
     text = dedup_text(title, body_text)
     shingles = shingle_hashes(text)
     mh = minhash(shingles)
