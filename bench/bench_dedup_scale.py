@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg2
+from _result import emit
 from psycopg2.extras import execute_values
 
 from pipeline import db, dedup, textnorm
@@ -195,6 +196,7 @@ def main() -> None:
     ids: list[int] = []
     stories: list[int] = []
     per_article_ms: list[float] = []
+    per_size: dict[str, float] = {}
     found: Counter[tuple[str, str]] = Counter()
     start_day = datetime(2021, 6, 1, tzinfo=UTC)
     t_all = time.monotonic()
@@ -289,6 +291,7 @@ def main() -> None:
             )
             for name, pretty in sizes_now:
                 print(f"    {name:18} {pretty}")
+            per_size[str(size)] = round(statistics.mean(window), 2)
         print("\nplanted copies:", ", ".join(f"{k[0]} {k[1]}={v}" for k, v in sorted(found.items())))
         near = found[("near", "linked")] / max(1, sum(v for k, v in found.items() if k[0] == "near"))
         exact = found[("exact", "linked")] / max(1, sum(v for k, v in found.items() if k[0] == "exact"))
@@ -298,6 +301,7 @@ def main() -> None:
             f"originals linked to something={found[('original', 'linked')]}"
         )
         print(f"total wall time {time.monotonic() - t_all:.0f} s")
+        emit("dedup", ms_per_article=per_size, recall_near=round(near, 3), lookalikes_merged=look)
     finally:
         conn.close()
         c = psycopg2.connect(admin)

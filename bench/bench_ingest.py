@@ -21,6 +21,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _result import emit
+
 from pipeline import db, ingest
 from pipeline.config import Settings
 from pipeline.replay import ReplayServer, default_data_dir
@@ -90,6 +92,7 @@ def main() -> int:
           f"(discover+fetch+parse+dedup+tag+load; failed={first['failed']})")  # fmt: skip
     print(f"  rerun     : same window again in {t2 - t1:.2f} s, loaded={second['loaded']} fetched={second['fetched']} (no-op)")
     print(f"  database  : {size}")
+    emit("ingest", articles_per_s=round(loaded / (t1 - t0), 1), articles=loaded, rerun_s=round(t2 - t1, 2))
     return 0
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _result import emit
+
 from pipeline.parse import parse_article_page, parse_hexo_post
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
@@ -86,6 +88,7 @@ def main() -> None:
         f"{len(posts)} archive posts ({post_bytes / len(posts) / 1024:.1f} KiB avg)"
     )
     print(f"{'input':<14}{'newsflow docs/s':>18}{'trafilatura docs/s':>21}{'speed-up':>10}")
+    figures: dict[str, float] = {}
     for label, ours, theirs in (
         ("sina pages", ours_pages, traf_pages),
         ("archive posts", ours_posts, traf_posts),
@@ -93,6 +96,10 @@ def main() -> None:
         r_ours, _ = rate(ours, args.seconds)
         r_theirs, _ = rate(theirs, args.seconds)
         print(f"{label:<14}{r_ours:>18.1f}{r_theirs:>21.1f}{r_ours / r_theirs:>9.1f}x")
+        key = label.split()[-1]
+        figures[f"{key}_per_s"] = round(r_ours, 1)
+        figures[f"trafilatura_{key}_per_s"] = round(r_theirs, 1)
+    emit("parse", **figures)
 
 
 if __name__ == "__main__":

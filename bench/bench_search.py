@@ -40,6 +40,8 @@ import psycopg2
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _result import emit  # noqa: E402
+
 from pipeline import db  # noqa: E402
 from pipeline.parse.hexo import parse_hexo_post  # noqa: E402
 from pipeline.parse.sina import parse_article_page  # noqa: E402
@@ -275,7 +277,7 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
 
 
-def report(conn: psycopg2.extensions.connection, rows: int, reps: int, ilike_reps: int) -> None:
+def report(conn: psycopg2.extensions.connection, rows: int, reps: int, ilike_reps: int) -> tuple[float, float]:
     with conn.cursor() as cur:
         cur.execute("VACUUM ANALYZE articles") if conn.autocommit else None
         cur.execute(
@@ -310,6 +312,7 @@ def report(conn: psycopg2.extensions.connection, rows: int, reps: int, ilike_rep
         f"{'ALL (relevance)':<22}{'':>8}{pct(all_rel, 50):>9.1f}{pct(all_rel, 95):>9.1f}"
         f"{pct(all_recent, 95):>12.1f}   ('hits' capped at 1000)"
     )
+    return pct(all_rel, 50), pct(all_rel, 95)
 
 
 SERVER_SETTINGS = {  # the bench's private server only: room for index builds and a warm cache
@@ -377,7 +380,7 @@ def main() -> None:
         print(f"reusing {loaded:,} articles in {name}")
     try:
         trigger_ms = plain_ms = 0.0
-        trigger_ms = plain_ms = 0.0
+        latencies: dict[str, dict[str, float]] = {}
         for size in sizes:
             if size < loaded:
                 continue
@@ -405,7 +408,8 @@ def main() -> None:
             if args.load_only:
                 continue
             conn.autocommit = True
-            report(conn, loaded, args.reps, args.ilike_reps)
+            p50, p95 = report(conn, loaded, args.reps, args.ilike_reps)
+            latencies[str(loaded)] = {"p50_ms": round(p50, 1), "p95_ms": round(p95, 1)}
             conn.autocommit = False
     finally:
         conn.close()
@@ -419,6 +423,7 @@ def main() -> None:
             conn.close()
             if tmp:
                 db.stop_embedded(tmp)
+    emit("search", latency=latencies, load_ms_per_article=round(trigger_ms - plain_ms, 2))
 
 
 if __name__ == "__main__":
