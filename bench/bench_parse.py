@@ -99,6 +99,19 @@ def main() -> None:
         key = label.split()[-1]
         figures[f"{key}_per_s"] = round(r_ours, 1)
         figures[f"trafilatura_{key}_per_s"] = round(r_theirs, 1)
+    # Tagging (issue 5) on the parsed articles: the pure tagger only, one core.
+    from pipeline.tag import tag_article
+
+    articles = [parse_article_page(b, u, FETCHED) for b, u in pages] + [parse_hexo_post(b, n) for b, n in posts]
+
+    def tag_all() -> int:
+        for article in articles:
+            tag_article(article)
+        return len(articles)
+
+    r_tag, _ = rate(tag_all, args.seconds)
+    print(f"{'tagging':<14}{r_tag:>18.1f}{'':>21}   ({len(articles)} parsed pages and posts)")
+    figures["tag_per_s"] = round(r_tag, 1)
     emit("parse", **figures)
 
 

@@ -65,6 +65,8 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
     if "pages_per_s" in p:
         rows.append(("parse, Sina pages/s (1 core)", f"{p['pages_per_s']:.0f} (trafilatura {p['trafilatura_pages_per_s']:.0f})"))
         rows.append(("parse, archive posts/s (1 core)", f"{p['posts_per_s']:.0f} (trafilatura {p['trafilatura_posts_per_s']:.0f})"))
+    if "tag_per_s" in p:
+        rows.append(("tagging, articles/s (1 core)", f"{p['tag_per_s']:.0f}"))
     i = results.get("bench_ingest.py", {})
     if "articles_per_s" in i:
         rows.append(("ingest, replay server -> Postgres, articles/s", f"{i['articles_per_s']:.1f} ({i['articles']} articles)"))

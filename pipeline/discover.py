@@ -6,6 +6,7 @@ import hashlib
 import json
 import logging
 import re
+import xml.sax
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -252,8 +253,11 @@ def discover_rss(fetcher: Fetcher, feed_url: str, window: Window) -> list[FeedIt
     except FetchError as exc:
         raise DiscoverError(source, exc.reason) from exc
     parsed = feedparser.parse(body)
-    if parsed.bozo and not parsed.entries:
-        raise DiscoverError(source, f"malformed feed: {parsed.get('bozo_exception')}")
+    problem = parsed.get("bozo_exception")
+    # A wrong declared charset or content type is survivable; broken XML may have lost items, so the
+    # whole (source, window) becomes a dead letter and is retried, rather than half-read.
+    if parsed.bozo and (not parsed.entries or isinstance(problem, xml.sax.SAXException)):
+        raise DiscoverError(source, f"malformed feed: {problem}")
     items: list[FeedItem] = []
     for entry in parsed.entries:
         link = entry.get("link")

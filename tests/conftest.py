@@ -13,6 +13,8 @@ import pytest
 
 from pipeline import db
 
+from .helpers import drop_database
+
 # pgserver logs every pg_ctl call at INFO, and once more from atexit after pytest closed its streams.
 logging.getLogger("pgserver").setLevel(logging.WARNING)
 
@@ -37,15 +39,7 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
     url = db.with_database(pg_admin_url, name)
     db.migrate(url)
     yield url
-    conn = psycopg2.connect(pg_admin_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    conn.close()
+    drop_database(pg_admin_url, name)
 
 
 def truncate_all(url: str) -> None:

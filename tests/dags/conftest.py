@@ -13,11 +13,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from pipeline import db
 from pipeline.airflow_run import sqlalchemy_url
+
+from ..helpers import drop_database
 
 REPO = Path(__file__).resolve().parent.parent.parent
 DAGS = REPO / "dags"
@@ -49,12 +50,4 @@ def airflow_home(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) ->
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-    conn = psycopg2.connect(pg_admin_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    conn.close()
+    drop_database(pg_admin_url, name)

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg2
 import pytest
 
 from pipeline.replay import ReplayServer
 
+from ..helpers import query_rows
 from .conftest import DAGS
 
 pytestmark = [pytest.mark.airflow, pytest.mark.db]
@@ -24,24 +24,15 @@ OVERLAP = 25
 WINDOW = (LOGICAL - timedelta(minutes=10 + OVERLAP), LOGICAL)
 
 
-def _rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(url)
-    with conn, conn.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
-    conn.close()
-    return rows
-
-
 def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     return {
-        "articles": _rows(
+        "articles": query_rows(
             url, "SELECT article_id, docid, content_key, version, updated_at FROM articles ORDER BY 1"
         ),
-        "versions": _rows(url, "SELECT article_id, version FROM article_versions ORDER BY 1, 2"),
-        "raw_pages": _rows(url, "SELECT raw_page_id, url, body_sha256 FROM raw_pages ORDER BY 1"),
-        "feed_items": _rows(url, "SELECT feed_item_id, source, item_key, status FROM feed_items ORDER BY 1"),
-        "dead_letters": _rows(url, "SELECT source, item_key FROM dead_letters ORDER BY 1, 2"),
+        "versions": query_rows(url, "SELECT article_id, version FROM article_versions ORDER BY 1, 2"),
+        "raw_pages": query_rows(url, "SELECT raw_page_id, url, body_sha256 FROM raw_pages ORDER BY 1"),
+        "feed_items": query_rows(url, "SELECT feed_item_id, source, item_key, status FROM feed_items ORDER BY 1"),
+        "dead_letters": query_rows(url, "SELECT source, item_key FROM dead_letters ORDER BY 1, 2"),
     }
 
 
@@ -80,10 +71,10 @@ def test_news_dag_loads_its_window_and_a_rerun_changes_nothing(
 
     run = news_dag.test(logical_date=LOGICAL, run_conf={"overlap_minutes": OVERLAP})
     assert run.state == "success"
-    loaded = {r[0] for r in _rows(db_url, "SELECT docid FROM articles WHERE kind = 'sina_page'")}
+    loaded = {r[0] for r in query_rows(db_url, "SELECT docid FROM articles WHERE kind = 'sina_page'")}
     assert loaded == docids
-    assert _rows(db_url, "SELECT count(*) FROM articles WHERE kind = 'zhibo_flash'") == [(flashes,)]
-    runs = _rows(db_url, "SELECT run_key, status, window_start, window_end, loaded, failed FROM ingest_runs")
+    assert query_rows(db_url, "SELECT count(*) FROM articles WHERE kind = 'zhibo_flash'") == [(flashes,)]
+    runs = query_rows(db_url, "SELECT run_key, status, window_start, window_end, loaded, failed FROM ingest_runs")
     assert runs == [(f"news_ingest/{run.run_id}", "success", WINDOW[0], WINDOW[1], len(docids) + flashes, 0)]
     pages_fetched = sum(1 for r in replay.request_log() if r["path"].endswith(".shtml"))
     assert pages_fetched == len(docids)
@@ -102,7 +93,7 @@ def test_a_run_without_data_interval_takes_the_documented_fallback_window(
     run = news_dag.test(logical_date=None)
     assert run.state == "success"
     assert run.data_interval_start is None
-    [(start, end)] = _rows(db_url, "SELECT window_start, window_end FROM ingest_runs")
+    [(start, end)] = query_rows(db_url, "SELECT window_start, window_end FROM ingest_runs")
     # the hour before run_after, widened by the default 5-minute overlap
     assert end == run.run_after
     assert end - start == timedelta(minutes=60 + 5)

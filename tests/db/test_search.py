@@ -36,6 +36,8 @@ from pipeline.store.articles import upsert_article
 from pipeline.store.search import reindex
 from pipeline.textnorm import fold
 
+from ..helpers import query_rows
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 SQL = Path(__file__).resolve().parent.parent.parent / "sql" / "004_search.sql"
 
@@ -116,15 +118,6 @@ def stored(url: str) -> dict[int, tuple[str, str, list[str]]]:
     return rows
 
 
-def sql_rows(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    conn = psycopg2.connect(url)
-    with conn, conn.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
-    conn.close()
-    return rows
-
-
 def ids(query: str, url: str, **kw: object) -> set[int]:
     kw.setdefault("collapse", False)
     kw.setdefault("limit", 1000)
@@ -160,7 +153,7 @@ def test_migration_holds_the_generated_fold_function() -> None:
 
 def test_sql_fold_equals_python_fold_on_the_corpus(pg_url: str) -> None:
     texts = [t for a in corpus() for t in (a.title, a.body_text, *(p for p in a.paragraphs[:3]))]
-    got = sql_rows(
+    got = query_rows(
         pg_url,
         "SELECT newsflow_search_fold(t) FROM unnest(%s::text[]) WITH ORDINALITY u(t, n) ORDER BY n",
         (texts,),
@@ -172,7 +165,7 @@ def test_sql_fold_equals_python_fold_on_every_code_point(pg_url: str) -> None:
     chars = [chr(cp) for cp in range(1, 0x110000) if not 0xD800 <= cp <= 0xDFFF]
     # each code point on its own, preceded by "a" so a lone combining mark has something to follow
     samples = ["a" + c for c in chars]
-    got = sql_rows(
+    got = query_rows(
         pg_url,
         "SELECT newsflow_search_fold(t) FROM unnest(%s::text[]) WITH ORDINALITY u(t, n) ORDER BY n",
         (samples,),
@@ -188,17 +181,17 @@ def test_sql_fold_equals_python_fold_on_every_code_point(pg_url: str) -> None:
     st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
 )
 def test_sql_fold_equals_python_fold_on_random_text(pg_url: str, text: str) -> None:
-    assert sql_rows(pg_url, "SELECT newsflow_search_fold(%s)", (text,))[0][0] == fold(text)
+    assert query_rows(pg_url, "SELECT newsflow_search_fold(%s)", (text,))[0][0] == fold(text)
 
 
 @settings(max_examples=80, deadline=None)
 @given(st.text(alphabet="ΣσΑαΌ\u0301'.: -İIaZ数字Ⅻ①", max_size=12))
 def test_sql_fold_equals_python_fold_around_sigma_and_case(pg_url: str, text: str) -> None:
-    assert sql_rows(pg_url, "SELECT newsflow_search_fold(%s)", (text,))[0][0] == fold(text)
+    assert query_rows(pg_url, "SELECT newsflow_search_fold(%s)", (text,))[0][0] == fold(text)
 
 
 def test_search_text_matches_python(corpus_url: str) -> None:
-    rows = sql_rows(corpus_url, "SELECT title, body_text, stocks, search_text FROM articles")
+    rows = query_rows(corpus_url, "SELECT title, body_text, stocks, search_text FROM articles")
     assert rows
     for title, body, stocks, stored_text in rows:
         assert stored_text == search_text(str(title), str(body), [s["code"] for s in stocks])  # type: ignore[attr-defined]
@@ -230,7 +223,7 @@ def test_plain_chinese_terms_agree_with_sql_position(corpus_url: str) -> None:
     for query in ["工信部", "规划", "老虎肉", "外商投资", "工业增加", "智能网联汽车", "本土无新增", "制造业"]:
         expected = {
             int(r[0])
-            for r in sql_rows(
+            for r in query_rows(
                 corpus_url,
                 "SELECT article_id FROM articles WHERE position(%s in title || E'\\n' || body_text) > 0",
                 (query,),
@@ -250,7 +243,7 @@ def test_case_and_width_fold(corpus_url: str) -> None:
 
 
 def test_stock_codes_are_searchable_and_filterable(corpus_url: str) -> None:
-    coded = sql_rows(
+    coded = query_rows(
         corpus_url, "SELECT article_id, stocks->0->>'code' FROM articles WHERE jsonb_array_length(stocks) > 0"
     )
     assert coded
@@ -259,7 +252,7 @@ def test_stock_codes_are_searchable_and_filterable(corpus_url: str) -> None:
     assert aid in ids("", corpus_url, stock=code.upper())
     assert all(
         any(s["code"] == code for s in r[0])  # type: ignore[union-attr]
-        for r in sql_rows(
+        for r in query_rows(
             corpus_url,
             "SELECT stocks FROM articles WHERE article_id = ANY(%s)",
             (list(ids("", corpus_url, stock=code)),),
@@ -288,7 +281,7 @@ def test_and_phrase_exclusion_or(corpus_url: str) -> None:
 
 def test_filters(corpus_url: str) -> None:
     rows = stored(corpus_url)
-    dated = sql_rows(
+    dated = query_rows(
         corpus_url, "SELECT article_id, published_at FROM articles WHERE published_at IS NOT NULL"
     )
     cut = datetime(2022, 1, 1, tzinfo=UTC)
@@ -298,7 +291,7 @@ def test_filters(corpus_url: str) -> None:
     assert ids("", corpus_url, since=cut) == after
     assert ids("", corpus_url, until=cut) == before
     assert ids("中国", corpus_url, since=cut) == contains(rows, "中国") & after
-    media = sql_rows(
+    media = query_rows(
         corpus_url, "SELECT media, count(*) FROM articles WHERE media IS NOT NULL GROUP BY 1 ORDER BY 2 DESC"
     )
     assert media
@@ -309,7 +302,7 @@ def test_filters(corpus_url: str) -> None:
 
 
 def test_tag_filters(corpus_url: str) -> None:
-    has_tags = sql_rows(corpus_url, "SELECT to_regclass('article_tags') IS NOT NULL")[0][0]
+    has_tags = query_rows(corpus_url, "SELECT to_regclass('article_tags') IS NOT NULL")[0][0]
     if not has_tags:
         # before the tags migration lands: a clear refusal, not an SQL error
         with pytest.raises(SearchQueryError, match="article_tags"):
@@ -318,7 +311,7 @@ def test_tag_filters(corpus_url: str) -> None:
     rows = stored(corpus_url)
     policy = {
         int(r[0])
-        for r in sql_rows(
+        for r in query_rows(
             corpus_url,
             "SELECT article_id FROM article_tags WHERE kind = 'policy' AND value = 'policy_document'",
         )
@@ -326,7 +319,7 @@ def test_tag_filters(corpus_url: str) -> None:
     assert ids("", corpus_url, is_policy=True) == policy
     assert ids("", corpus_url, is_policy=False) == set(rows) - policy
     for kind, arg in (("issuer", "issuer"), ("doc_type", "doc_type"), ("topic", "topic")):
-        tagged = sql_rows(
+        tagged = query_rows(
             corpus_url,
             "SELECT value, array_agg(DISTINCT article_id) FROM article_tags WHERE kind = %s GROUP BY 1",
             (kind,),
@@ -444,7 +437,7 @@ def test_hostile_queries_return_results_or_a_clear_error(corpus_url: str, query:
         assert "search query" in str(exc)
     else:
         assert isinstance(hits, list)
-    assert sql_rows(corpus_url, "SELECT count(*) FROM articles")[0][0] == len(stored(corpus_url)) > 0
+    assert query_rows(corpus_url, "SELECT count(*) FROM articles")[0][0] == len(stored(corpus_url)) > 0
 
 
 def test_hostile_edges_are_refused_clearly(corpus_url: str) -> None:

@@ -6,24 +6,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from pipeline import db
 from pipeline.airflow_run import Stack, free_port
 from pipeline.replay import ReplayServer
 
-
-def _drop(admin_url: str, name: str) -> None:
-    conn = psycopg2.connect(admin_url)
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (name,),
-        )
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    conn.close()
+from ..helpers import drop_database
 
 
 @pytest.fixture(scope="module")
@@ -64,4 +53,4 @@ def stack(
     finally:
         stack.stop()
         for name in (news_db, meta_db):
-            _drop(pg_admin_url, name)
+            drop_database(pg_admin_url, name)

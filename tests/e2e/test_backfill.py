@@ -6,12 +6,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg2
 import pytest
 import requests
 
 from pipeline.airflow_run import NEWS_DAG_ID, POOL_NAME, Stack
 from pipeline.replay import ReplayServer
+
+from ..helpers import query_rows
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.db]
 
@@ -21,15 +22,6 @@ FIRST = (datetime(2021, 11, 6, 9, 0, tzinfo=UTC), datetime(2021, 11, 6, 9, 20, t
 # earlier windows hold no recorded item, so nothing new may appear.
 SECOND = (datetime(2021, 11, 6, 8, 40, tzinfo=UTC), datetime(2021, 11, 6, 9, 10, tzinfo=UTC))
 OVERLAP = timedelta(minutes=5)  # the DAG's default overlap_minutes
-
-
-def _rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(url)
-    with conn, conn.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
-    conn.close()
-    return rows
 
 
 def _backfill(stack: Stack, api: requests.Session, window: tuple[datetime, datetime], reprocess: str) -> int:
@@ -98,12 +90,12 @@ def test_backfill_over_rest_runs_every_window_and_a_second_one_adds_nothing(
         want_docids = {a["docid"] for a in replay_server.manifest() if _in(span, a["ctime"])}
         want_flashes = sum(1 for z in replay_server.data.flashes if _in(span, z["_ctime"]))
         assert len(want_docids) == 2 and want_flashes >= 1
-        got = {r[0] for r in _rows(url, "SELECT docid FROM articles WHERE kind = 'sina_page'")}
+        got = {r[0] for r in query_rows(url, "SELECT docid FROM articles WHERE kind = 'sina_page'")}
         assert got == want_docids
-        assert _rows(url, "SELECT count(*) FROM articles WHERE kind = 'zhibo_flash'") == [(want_flashes,)]
+        assert query_rows(url, "SELECT count(*) FROM articles WHERE kind = 'zhibo_flash'") == [(want_flashes,)]
 
         # per-run counts: one success row per window, its own window, and every article loaded once
-        per_run = _rows(
+        per_run = query_rows(
             url,
             "SELECT run_key, status, window_start, window_end, loaded, failed FROM ingest_runs "
             "WHERE run_key LIKE %s ORDER BY window_start",
@@ -112,10 +104,10 @@ def test_backfill_over_rest_runs_every_window_and_a_second_one_adds_nothing(
         assert [(r[2], r[3]) for r in per_run] == [(s - OVERLAP, e) for s, e in intervals]
         assert all(r[1] == "success" and r[5] == 0 for r in per_run)
         assert sum(r[4] for r in per_run) == len(want_docids) + want_flashes
-        articles_before = _rows(
+        articles_before = query_rows(
             url, "SELECT article_id, docid, content_key, version FROM articles ORDER BY 1"
         )
-        pages_before = _rows(url, "SELECT count(*) FROM raw_pages")
+        pages_before = query_rows(url, "SELECT count(*) FROM raw_pages")
 
         second_id = _backfill(stack, api, SECOND, "completed")
         second_runs = _wait_backfill(stack, api, second_id)
@@ -123,9 +115,9 @@ def test_backfill_over_rest_runs_every_window_and_a_second_one_adds_nothing(
         assert min(datetime.fromisoformat(r["data_interval_start"]) for r in second_runs) < intervals[0][0]
 
     assert (
-        _rows(url, "SELECT article_id, docid, content_key, version FROM articles ORDER BY 1")
+        query_rows(url, "SELECT article_id, docid, content_key, version FROM articles ORDER BY 1")
         == articles_before
     )
-    assert _rows(url, "SELECT count(*) FROM raw_pages") == pages_before
-    assert _rows(url, "SELECT count(*) FROM article_versions WHERE version > 1") == [(0,)]
-    assert _rows(url, "SELECT count(*) FROM ingest_runs WHERE status <> 'success'") == [(0,)]
+    assert query_rows(url, "SELECT count(*) FROM raw_pages") == pages_before
+    assert query_rows(url, "SELECT count(*) FROM article_versions WHERE version > 1") == [(0,)]
+    assert query_rows(url, "SELECT count(*) FROM ingest_runs WHERE status <> 'success'") == [(0,)]
