@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import ConfigError
@@ -13,7 +13,8 @@ DEFAULT_ZHIBO_BASE = "https://zhibo.sina.com.cn"
 # Registered (pageid, lid) pairs polled by default: 新浪财经 国内滚动, 宏观经济, 部委动态, 金融新闻.
 DEFAULT_ROLL_PAIRS: tuple[tuple[int, int], ...] = ((155, 1686), (155, 1687), (155, 1689), (155, 1690))
 DEFAULT_ZHIBO_IDS: tuple[int, ...] = (152,)
-USER_AGENT = "newsflow/0.1 (+https://github.com/newsflow/newsflow; news archiving for research)"
+# Honest by default; operators add a contact address with NEWSFLOW_USER_AGENT.
+USER_AGENT = "newsflow/0.1 (news archiving pipeline; python-requests)"
 
 
 def project_home() -> Path:
@@ -53,7 +54,6 @@ class Settings:
     respect_robots: bool = True
     user_agent: str = USER_AGENT
     max_body_bytes: int = 8 * 1024 * 1024
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,7 +69,7 @@ class Settings:
             kw["zhibo_base"] = env["NEWSFLOW_ZHIBO_BASE"].rstrip("/")
         if env.get("NEWSFLOW_ROLL_PAIRS"):
             kw["roll_pairs"] = parse_pairs(env["NEWSFLOW_ROLL_PAIRS"])
-        if env.get("NEWSFLOW_ZHIBO_IDS") is not None and "NEWSFLOW_ZHIBO_IDS" in env:
+        if "NEWSFLOW_ZHIBO_IDS" in env:  # set but empty means "no 7x24 feed"
             kw["zhibo_ids"] = tuple(int(x) for x in env["NEWSFLOW_ZHIBO_IDS"].split(",") if x.strip())
         if env.get("NEWSFLOW_RSS_URLS"):
             kw["rss_urls"] = tuple(u for u in env["NEWSFLOW_RSS_URLS"].split(",") if u.strip())
@@ -88,6 +88,8 @@ class Settings:
                     kw[name] = conv(val)
                 except ValueError as exc:
                     raise ConfigError(f"NEWSFLOW_{name.upper()}={val!r} is not a number") from exc
+        if env.get("NEWSFLOW_USER_AGENT"):
+            kw["user_agent"] = env["NEWSFLOW_USER_AGENT"]
         if env.get("NEWSFLOW_RESPECT_ROBOTS", "1") in ("0", "false", "no"):
             kw["respect_robots"] = False
         return cls(**kw)  # type: ignore[arg-type]
