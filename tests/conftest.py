@@ -23,12 +23,20 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url() -> str:
-    """Admin URL of a running server: NEWSFLOW_TEST_DATABASE_URL, or the embedded one, started here."""
+def pg_admin_url() -> Iterator[str]:
+    """Admin URL of a running server: NEWSFLOW_TEST_DATABASE_URL, or the embedded one, started here.
+
+    An embedded server this session started is stopped at its end; one already running is left so.
+    """
     url = os.environ.get("NEWSFLOW_TEST_DATABASE_URL")
     if url:
-        return url
-    return db.start_embedded(REPO / ".newsflow" / "test-pgdata")
+        yield url
+        return
+    pgdata = REPO / ".newsflow" / "test-pgdata"
+    started_here = not (pgdata / "postmaster.pid").exists()
+    yield db.start_embedded(pgdata)
+    if started_here:
+        db.stop_embedded(pgdata)
 
 
 @pytest.fixture(scope="session")
