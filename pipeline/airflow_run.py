@@ -522,6 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _on_signal)
+    # Explicit, because a shell starts background jobs with SIGINT ignored.
+    signal.signal(signal.SIGINT, _on_signal)
     try:
         stack.up(unpause=not args.no_unpause)
         ready = time.monotonic() - t0
