@@ -12,6 +12,7 @@ import psycopg2
 import pytest
 
 from pipeline import db
+from pipeline.replay import ReplayServer
 
 from .helpers import drop_database
 
@@ -60,6 +61,16 @@ def truncate_all(url: str) -> None:
         if tables:
             cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
     conn.close()
+
+
+@pytest.fixture()
+def replay(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplayServer]:
+    """The replay server on loopback, with NEWSFLOW_REPLAY_URL pointing at it."""
+    with ReplayServer() as server:
+        monkeypatch.setenv("NEWSFLOW_REPLAY_URL", server.base_url)
+        yield server
+        server.clear_faults()
+        server.wait_idle(10)
 
 
 @pytest.fixture()

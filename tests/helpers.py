@@ -2,12 +2,54 @@
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg2
 
+from pipeline import ingest
+from pipeline.config import Settings
+from pipeline.replay import ReplayServer
 
-def query_rows(url: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+# Every recorded item of the replay data set falls in ALL_TIME; none in LATER, so a run over LATER
+# only retries what earlier runs left behind.
+ALL_TIME = ingest.Window(datetime(2015, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
+LATER = ingest.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
+
+
+def quick_settings(base_url: str) -> Settings:
+    """Everything on the replay server; short timeouts, one quick retry, a 2 MB body cap."""
+    return dataclasses.replace(
+        Settings(),
+        roll_base=base_url,
+        zhibo_base=base_url,
+        roll_pairs=((155, 1686),),
+        zhibo_ids=(152,),
+        page_size=10,
+        max_pages=50,
+        connect_timeout=2.0,
+        read_timeout=1.0,
+        retries=1,
+        backoff=0.05,
+        max_retry_after=2.0,
+        min_interval_per_host=0.0,
+        max_body_bytes=2 * 1024 * 1024,
+    )
+
+
+def expected_docids(replay: ReplayServer) -> set[str]:
+    """docids of every recorded article page (flashes come from the 7x24 feed, not the manifest)."""
+    return {a["docid"] for a in replay.manifest() if a.get("docid")}
+
+
+def page_path(replay: ReplayServer, docid: str) -> str:
+    """The replay server's path of a recorded page, for set_fault."""
+    page = next(a for a in replay.manifest() if a["docid"] == docid)
+    return replay.url_for(page["url"])[len(replay.base_url) :]
+
+
+def query_rows(url: str, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
     """Run one query on its own connection and return every row."""
     conn = psycopg2.connect(url)
     try:

@@ -14,9 +14,7 @@ from pipeline.errors import PipelineError
 from pipeline.replay import ReplayServer
 
 from ..conftest import FIXTURES
-from ..helpers import query_rows
-
-ALL_TIME = ingest.Window(datetime(2015, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
+from ..helpers import ALL_TIME, expected_docids, page_path, query_rows
 
 
 def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -30,14 +28,10 @@ def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-def _expected_docids(replay: ReplayServer) -> set[str]:
-    return {a["docid"] for a in replay.manifest() if a.get("kind") != "zhibo_flash" and a.get("docid")}
-
-
 def test_ingest_loads_every_recorded_article(db_url: str, replay: ReplayServer, replay_settings: Settings) -> None:
     counts = ingest.ingest_window(ALL_TIME, replay_settings, db_url)
     docids = {r[0] for r in query_rows(db_url, "SELECT docid FROM articles WHERE kind = 'sina_page'")}
-    assert docids == _expected_docids(replay)
+    assert docids == expected_docids(replay)
     flashes = query_rows(db_url, "SELECT docid, title, keywords FROM articles WHERE kind = 'zhibo_flash'")
     assert flashes and all(d.startswith("zhibo:") and t for d, t, _ in flashes)
     assert counts["failed"] == 0 and counts["loaded"] == len(docids) + len(flashes)
@@ -77,15 +71,13 @@ def test_archive_import_then_replay_ingest_makes_no_duplicates(
     # each page rebuilt from a post found that post (same title + body) and gave it its docid
     assert merged == len(from_posts)
     total = query_rows(db_url, "SELECT count(*) FROM articles")[0][0]
-    assert total == from_archive + len(_expected_docids(replay) - from_posts)
+    assert total == from_archive + len(expected_docids(replay) - from_posts)
     assert query_rows(db_url, "SELECT count(*) FROM (SELECT title_norm FROM articles GROUP BY 1 HAVING count(*) > 1) d") == [(0,)]
 
 
 def test_500_on_a_page_is_a_dead_letter_then_retried(db_url: str, replay: ReplayServer, replay_settings: Settings) -> None:
-    target = sorted(_expected_docids(replay))[0]
-    page = next(a for a in replay.manifest() if a["docid"] == target)
-    path = replay.url_for(page["url"])[len(replay.base_url):]
-    replay.set_fault(path, "500")
+    target = sorted(expected_docids(replay))[0]
+    replay.set_fault(page_path(replay, target), "500")
     first = ingest.ingest_window(ALL_TIME, replay_settings, db_url)
     assert first["failed"] == 1
     letters = query_rows(db_url, "SELECT stage, error_class, error, attempts FROM dead_letters WHERE resolved_at IS NULL")
@@ -100,10 +92,8 @@ def test_500_on_a_page_is_a_dead_letter_then_retried(db_url: str, replay: Replay
 
 
 def test_timeout_then_success(db_url: str, replay: ReplayServer, replay_settings: Settings) -> None:
-    target = sorted(_expected_docids(replay))[1]
-    page = next(a for a in replay.manifest() if a["docid"] == target)
-    path = replay.url_for(page["url"])[len(replay.base_url):]
-    replay.set_fault(path, "slow", seconds=3)
+    target = sorted(expected_docids(replay))[1]
+    replay.set_fault(page_path(replay, target), "slow", seconds=3)
     ingest.ingest_window(ALL_TIME, replay_settings, db_url)
     letters = query_rows(db_url, "SELECT stage, error_class FROM dead_letters WHERE resolved_at IS NULL")
     assert letters == [("fetch", "FetchTimeout")]
@@ -126,7 +116,7 @@ def test_malformed_roll_page_is_a_dead_letter_and_retried(
     later = ingest.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
     ingest.ingest_window(later, settings, db_url)  # retries the failed (source, window) first
     assert query_rows(db_url, "SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL") == [(0,)]
-    assert query_rows(db_url, "SELECT count(*) FROM articles")[0][0] == len(_expected_docids(replay))
+    assert query_rows(db_url, "SELECT count(*) FROM articles")[0][0] == len(expected_docids(replay))
 
 
 def test_gbk_page_without_charset_parses(db_url: str, replay: ReplayServer, replay_settings: Settings) -> None:
@@ -135,7 +125,7 @@ def test_gbk_page_without_charset_parses(db_url: str, replay: ReplayServer, repl
     assert counts["failed"] == 0
     bad = query_rows(db_url, "SELECT count(*) FROM articles WHERE position(chr(65533) in title || body_text) > 0")
     assert bad == [(0,)]
-    assert query_rows(db_url, "SELECT count(*) FROM articles")[0][0] == len(_expected_docids(replay))
+    assert query_rows(db_url, "SELECT count(*) FROM articles")[0][0] == len(expected_docids(replay))
 
 
 def test_unknown_layout_everywhere_fails_the_run_loudly(
@@ -147,7 +137,7 @@ def test_unknown_layout_everywhere_fails_the_run_loudly(
     letters = query_rows(db_url, "SELECT DISTINCT stage, error_class FROM dead_letters WHERE resolved_at IS NULL")
     assert letters == [("parse", "ParseError")]
     # the bytes are kept: after the layout is understood, `reparse` needs no re-crawl
-    assert query_rows(db_url, "SELECT count(*) FROM raw_pages")[0][0] == len(_expected_docids(replay))
+    assert query_rows(db_url, "SELECT count(*) FROM raw_pages")[0][0] == len(expected_docids(replay))
 
 
 def test_archive_import_tags_and_links_stories(db_url: str) -> None:
@@ -167,9 +157,8 @@ def test_a_page_that_never_parses_does_not_fail_later_quiet_windows(
     db_url: str, replay: ReplayServer, replay_settings: Settings
 ) -> None:
     settings = dataclasses.replace(replay_settings, zhibo_ids=())
-    target = sorted(_expected_docids(replay))[2]
-    page = next(a for a in replay.manifest() if a["docid"] == target)
-    replay.set_fault(replay.url_for(page["url"])[len(replay.base_url):], "unknown_layout")
+    target = sorted(expected_docids(replay))[2]
+    replay.set_fault(page_path(replay, target), "unknown_layout")
     first = ingest.ingest_window(ALL_TIME, settings, db_url)
     assert first["failed"] == 1
     quiet = ingest.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, 0, 10, tzinfo=UTC))

@@ -2,77 +2,24 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
-import psycopg2
 import pytest
 
-from pipeline import ingest
 from pipeline.config import Settings
 from pipeline.replay import ReplayServer
 
-ALL_TIME = ingest.Window(datetime(2015, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
-# A window with no recorded item: a run over it only retries what earlier runs left behind.
-LATER = ingest.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
+from ..helpers import ALL_TIME as ALL_TIME  # re-exported for the fault tests
+from ..helpers import LATER as LATER
+from ..helpers import expected_docids, query_rows, quick_settings
+from ..helpers import page_path as page_path
 
-
-@pytest.fixture()
-def replay(monkeypatch: pytest.MonkeyPatch) -> Iterator[ReplayServer]:
-    with ReplayServer() as server:
-        monkeypatch.setenv("NEWSFLOW_REPLAY_URL", server.base_url)
-        yield server
-        server.clear_faults()
-        server.wait_idle(10)
-
-
-def quick_settings(base_url: str) -> Settings:
-    """Everything on the replay server; short timeouts, one quick retry, a 2 MB body cap."""
-    return dataclasses.replace(
-        Settings(),
-        roll_base=base_url,
-        zhibo_base=base_url,
-        roll_pairs=((155, 1686),),
-        zhibo_ids=(152,),
-        page_size=10,
-        max_pages=50,
-        connect_timeout=2.0,
-        read_timeout=1.0,
-        retries=1,
-        backoff=0.05,
-        max_retry_after=2.0,
-        min_interval_per_host=0.0,
-        max_body_bytes=2 * 1024 * 1024,
-    )
+rows = query_rows
 
 
 @pytest.fixture()
 def settings(replay: ReplayServer) -> Settings:
     return quick_settings(replay.base_url)
-
-
-def rows(url: str, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
-    conn = psycopg2.connect(url)
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            result: list[tuple[Any, ...]] = cur.fetchall()
-            return result
-    finally:
-        conn.close()
-
-
-def expected_docids(replay: ReplayServer) -> set[str]:
-    """docids of every recorded article page (flashes come from the 7x24 feed, not the manifest)."""
-    return {a["docid"] for a in replay.manifest() if a.get("docid")}
-
-
-def page_path(replay: ReplayServer, docid: str) -> str:
-    """The replay server's path of a recorded page, for set_fault."""
-    page = next(a for a in replay.manifest() if a["docid"] == docid)
-    return replay.url_for(page["url"])[len(replay.base_url) :]
 
 
 def open_dead_letters(url: str) -> list[tuple[Any, ...]]:
