@@ -1,7 +1,7 @@
 """Every benchmark, one table. `--full` adds the long ones (1M dedup and search, a 100k-post import).
 
     .venv/bin/python bench/run_all.py          # about 15 minutes on 2 cores
-    .venv/bin/python bench/run_all.py --full   # about 2 hours: 1M-row dedup and search, 100k posts
+    .venv/bin/python bench/run_all.py --full   # about 2 hours: 1M-row dedup (bulk prefill) and search, 100k posts
 
 Each benchmark runs as its own process (its own embedded PostgreSQL in a temp folder, unless
 NEWSFLOW_DATABASE_URL is set) and ends with a RESULT line; this script prints those as one table,
@@ -33,7 +33,8 @@ QUICK: list[tuple[str, list[str]]] = [
 FULL: list[tuple[str, list[str]]] = [
     ("bench_parse.py", ["--seconds", "5"]),
     ("bench_ingest.py", ["--copies", "40"]),
-    ("bench_dedup_scale.py", ["--sizes", "10000,100000", "--full"]),
+    ("bench_dedup_scale.py", ["--sizes", "10000,100000"]),
+    ("bench_dedup_bulk.py", ["--size", "1000000"]),
     ("bench_search.py", ["--sizes", "100000,1000000"]),
     ("bench_archive_memory.py", ["--posts", "100000"]),
     ("bench_dag_parse.py", []),
@@ -70,9 +71,9 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
     i = results.get("bench_ingest.py", {})
     if "articles_per_s" in i:
         rows.append(("ingest, replay server -> Postgres, articles/s", f"{i['articles_per_s']:.1f} ({i['articles']} articles)"))
-    d = results.get("bench_dedup_scale.py", {})
-    for size, ms in d.get("ms_per_article", {}).items():
-        rows.append((f"dedup at {int(size):,} articles, ms/article", f"{ms:.2f}"))
+    for name in ("bench_dedup_scale.py", "bench_dedup_bulk.py"):
+        for size, ms in results.get(name, {}).get("ms_per_article", {}).items():
+            rows.append((f"dedup at {int(size):,} articles, ms/article", f"{ms:.2f}"))
     s = results.get("bench_search.py", {})
     for size, lat in s.get("latency", {}).items():
         rows.append((f"search at {int(size):,} articles, p50 / p95 ms", f"{lat['p50_ms']:.1f} / {lat['p95_ms']:.1f}"))
