@@ -112,12 +112,9 @@ def cmd_parse(args: argparse.Namespace) -> int:
     article = detect_and_parse(path.read_bytes(), path.name, url=args.url)
     data = dataclasses.asdict(article)
     data["body_text"] = article.body_text
-    try:
-        from pipeline.tag import tag_article
+    from pipeline.tag import tag_article
 
-        data["tags"] = [dataclasses.asdict(t) for t in tag_article(article)]
-    except ImportError:
-        pass
+    data["tags"] = [dataclasses.asdict(t) for t in tag_article(article)]
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=_json_default))
     else:
