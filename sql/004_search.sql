@@ -135,12 +135,16 @@ $fn$;
 -- bounded, documented approximation keeps p95 under 50 ms. 'recent' is exact. story_matches is exact.
 --
 -- How it stays fast (measured with bench/bench_search.py, see there): matches are collected newest
--- first in windows of published_at. A window of the newest W rows is read through the published_at
--- index and each row checked with strpos() on search_text (exact, and search_text is small enough to
--- sit in the row, so no TOAST fetch); a common term fills the pool within a few hundred rows. When the
--- first windows show the term is rare, the bigram GIN index collects all of its matches instead (few,
--- so cheap), strpos() verifying terms of 3+ characters. Between the two, the window is grown to the
--- size the observed match rate says is needed, whichever of the two costs fewer row visits. Bad input raises SQLSTATE 22023 with a message; the query text only ever travels as data.
+-- first in windows of published_at. The first window, the newest 4 * pool rows, is read through the
+-- published_at index and each row checked with strpos() on search_text (exact, and search_text is
+-- small enough to sit in the row, so no TOAST fetch); a common term fills the pool there or in a
+-- slightly larger scan window. Otherwise, from the rate seen, the window that should hold the pool is
+-- sized twice over and the bigram GIN index is ANDed with its published_at range (BitmapAnd), so only
+-- candidates inside the window are read and verified, and the window grows until the pool is full; a
+-- window past an eighth of the table becomes the whole index. Scan or index is chosen by rows read:
+-- the index costs its posting lists (the terms' own rate, filters aside) plus its candidates, so a
+-- common term under a narrow filter keeps scanning. Bad input raises SQLSTATE 22023 with a message;
+-- the query text only ever travels as data.
 CREATE OR REPLACE FUNCTION search_articles(
     q text,
     since timestamptz DEFAULT NULL,
@@ -194,6 +198,9 @@ DECLARE
     has_tags boolean := to_regclass('article_tags') IS NOT NULL;
     want integer;
     win bigint;
+    need bigint;
+    term_rows bigint;
+    term_rate float8;
     total bigint;
     cutoff timestamptz;
     use_gin boolean := false;
@@ -283,7 +290,9 @@ BEGIN
                 gin_conds := array_append(gin_conds, ('(' || group_check || ')'));
             END IF;
         END LOOP;
-        gin_conds := array_append(gin_conds, 'a.search_vector @@ $3');
+        -- (SELECT $3): the planner cannot see the tsquery, so it does not trust its (far too low, bigrams
+        -- are not independent) estimate and ANDs the index with a published_at window (BitmapAnd).
+        gin_conds := array_append(gin_conds, 'a.search_vector @@ (SELECT $3)');
     END IF;
     FOR i IN 1 .. cardinality(neg_terms) LOOP
         conds := array_append(conds, format('strpos(a.search_text, $2[%s]) = 0', i));
@@ -345,17 +354,18 @@ BEGIN
         $q$, story_expr);
     win := 4 * want;
     LOOP
-        IF NOT use_gin THEN
+        cutoff := NULL;
+        IF NOT use_gin OR win <= total THEN  -- past the table: the whole index, no cutoff to look up
             SELECT p.published_at INTO cutoff
             FROM articles p
             WHERE p.published_at IS NOT NULL AND (until IS NULL OR p.published_at < until)
             ORDER BY p.published_at DESC
             OFFSET win - 1 LIMIT 1;
-            is_final := cutoff IS NULL OR (since IS NOT NULL AND cutoff <= since);
         END IF;
+        is_final := cutoff IS NULL OR (since IS NOT NULL AND cutoff <= since);
         IF use_gin OR (is_final AND ngroups > 0) THEN
-            sql := format(collect_sql, array_to_string(gin_conds, ' AND '));
-            is_final := true;
+            sql := format(collect_sql, array_to_string(gin_conds, ' AND ')
+                || CASE WHEN is_final THEN '' ELSE ' AND a.published_at >= $15' END);
         ELSE
             sql := format(collect_sql, array_to_string(conds, ' AND ')
                 || CASE WHEN is_final THEN '' ELSE ' AND a.published_at >= $15' END);
@@ -364,18 +374,41 @@ BEGIN
             USING pos_terms, neg_terms, tsq::tsquery, since, until, search_articles.source, search_articles.media,
                   issuer, doc_type, topic, stock, lim, skip, want, cutoff;
         EXIT WHEN is_final OR found_stories >= want;
-        -- Not enough yet. Rows to read for `want` matches at the rate seen so far, against the matches
-        -- the whole table would hold at that rate (what the index would visit).
+        -- Not enough yet: `need` is the window that the rate seen so far says holds `want` stories. Go on
+        -- scanning, or (with terms, when it reads fewer rows) switch to the index ANDed with a window
+        -- twice that size (BitmapAnd): only candidates are read, not every row.
         IF total IS NULL THEN
             SELECT coalesce(c.reltuples, 0)::bigint INTO total FROM pg_class c WHERE c.oid = 'articles'::regclass;
         END IF;
-        IF ngroups > 0 AND (found_rows = 0 AND win >= 1000
-                            OR found_rows > 0 AND want::float8 * win / found_rows > found_rows::float8 * total / win) THEN
-            use_gin := true;
-        ELSIF found_rows = 0 THEN
-            win := win * 16;
+        need := CASE WHEN found_stories = 0 THEN win * 64
+                     ELSE ceil(want::float8 * win / found_stories)::bigint END;
+        IF ngroups > 0 AND NOT use_gin THEN
+            IF term_rate IS NULL THEN
+                -- how many rows of the window hold the terms, filters and exclusions aside: what the
+                -- index would hand over per row of window
+                IF cardinality(conds) > ngroups THEN
+                    EXECUTE format('SELECT count(*) FROM articles a WHERE %s AND a.published_at >= $15%s',
+                                   array_to_string(conds[1 : ngroups], ' AND '),
+                                   CASE WHEN until IS NOT NULL THEN ' AND a.published_at < $5' ELSE '' END)
+                        INTO term_rows
+                        USING pos_terms, neg_terms, tsq::tsquery, since, until, search_articles.source,
+                              search_articles.media, issuer, doc_type, topic, stock, lim, skip, want, cutoff;
+                ELSE
+                    term_rows := found_rows;
+                END IF;
+                term_rate := greatest(term_rows, 0.5) / win;
+            END IF;
+            -- In rows read: scanning reads `need` rows; the index reads its posting lists (about a tenth
+            -- of a row per entry), the window's btree range, and the candidates in a window of 2 * need.
+            use_gin := 2 * need * term_rate + term_rate * total / 10 + need / 25.0 < 1.3 * need;
+        END IF;
+        IF use_gin THEN
+            win := least(win * 64, greatest(win * 4, need * 2));
         ELSE
-            win := least(win * 64, greatest(win * 2, ceil(want::float8 * win / found_rows * 1.3)::bigint));
+            win := least(win * 64, greatest(win * 2, ceil(need * 1.3)::bigint));
+        END IF;
+        IF use_gin AND win > total / 8 THEN
+            win := total + 1;  -- a window that large costs more than the whole index: take it all
         END IF;
     END LOOP;
 

@@ -232,6 +232,54 @@ def test_plain_chinese_terms_agree_with_sql_position(corpus_url: str) -> None:
         assert ids(query, corpus_url) == expected, query
 
 
+def test_windowed_index_path_is_exact_on_a_larger_table(db_url: str) -> None:
+    """20,000 rows, a term in 5% of them (and its bigrams alone in others): large enough that matches
+    are collected through the index ANDed with a published_at window, which must stay exact."""
+    conn = psycopg2.connect(db_url)
+    with conn, conn.cursor() as cur:
+        cur.execute(
+            """
+            INSERT INTO articles (canonical_url, kind, source, title, title_norm, body_hash, content_key,
+                                  published_at, media, body_text, body_html, parser_version)
+            SELECT 'https://example.test/' || i, 'rss_item', 'fill', '第' || i || '条', '第' || i || '条',
+                   md5(i::text), md5(i::text), timestamptz '2022-01-01' + i * interval '7 minutes',
+                   CASE WHEN i % 2 = 0 THEN '甲报' ELSE '乙报' END,
+                   CASE WHEN i % 20 = 0 THEN '今日窗口测试词出现' || CASE WHEN i % 60 = 0 THEN '，排除' ELSE '' END
+                        WHEN i % 20 = 7 THEN '窗口与测试词分开出现'
+                        ELSE '其他新闻内容' || i END,
+                   '', 'test'
+            FROM generate_series(1, 20000) AS i
+            """
+        )
+        cur.execute("ANALYZE articles")
+    conn.close()
+    every = [
+        int(r[0])
+        for r in query_rows(
+            db_url,
+            "SELECT article_id FROM articles WHERE strpos(search_text, '窗口测试词') > 0"
+            " ORDER BY published_at DESC, article_id DESC",
+        )
+    ]
+    assert len(every) == 1000
+    assert ids("窗口测试词", db_url) == set(every)
+    newest = [h.article_id for h in search("窗口测试词", url=db_url, order_by="recent", collapse=False)]
+    assert newest == every[:20]
+    excluded = {
+        int(r[0])
+        for r in query_rows(
+            db_url,
+            "SELECT article_id FROM articles WHERE strpos(search_text, '窗口测试词') > 0"
+            " AND strpos(search_text, '排除') = 0 AND media = '甲报'",
+        )
+    }
+    got = [h.article_id for h in search("窗口测试词 -排除", url=db_url, media="甲报", order_by="recent")]
+    assert len(got) == 20 and set(got) <= excluded
+    assert got == sorted(excluded, key=every.index)[:20]
+    top = search("窗口测试词", url=db_url)
+    assert len(top) == 20 and {h.article_id for h in top} <= set(every[:100])
+
+
 def test_single_character_query_matches_every_article_with_that_character(corpus_url: str) -> None:
     rows = stored(corpus_url)
     for ch in ["虎", "狗", "G", "8"]:
