@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import multiprocessing
+import shutil
 import statistics
 import sys
 import time
@@ -162,6 +163,7 @@ def main() -> int:
     finally:
         if pgdata is not None:
             db.stop_embedded(pgdata)
+            shutil.rmtree(pgdata, ignore_errors=True)
     emit("dedup_bulk", ms_per_article={str(args.size): round(mean, 2)})
     return 0
 

@@ -20,6 +20,7 @@ import itertools
 import os
 import random
 import re
+import shutil
 import statistics
 import sys
 import tempfile
@@ -311,6 +312,7 @@ def main() -> None:
         c.close()
         if pgdata is not None:
             db.stop_embedded(pgdata)
+            shutil.rmtree(pgdata, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import random
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -423,6 +424,7 @@ def main() -> None:
             conn.close()
             if tmp:
                 db.stop_embedded(tmp)
+                shutil.rmtree(tmp, ignore_errors=True)
     emit("search", latency=latencies, load_ms_per_article=round(trigger_ms - plain_ms, 2))
 
 
