@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 
-from pipeline.models import Article
+from pipeline.models import Article, StockRef
 from pipeline.store.hooks import after_content_change
 from pipeline.textnorm import body_hash, normalize_title
 from pipeline.urls import canonicalize_url
@@ -164,3 +165,34 @@ def upsert_article(cur: Cursor, article: Article, *, source: str, raw_page_id: i
     )
     _write_version(cur, article_id, new_version, row)
     return LoadResult(article_id, "updated", duplicate_of=after_content_change(cur, article_id, article))
+
+
+# What re-tagging and re-linking read back: everything but the HTML and images they never use.
+STORED_ARTICLE_COLUMNS = (
+    "article_id, docid, canonical_url, kind, title, original_title, published_at, media, author, editor, "
+    "keywords, stocks, paragraphs, body_text, parser_version"
+)
+
+
+def article_from_row(row: Sequence[Any]) -> Article:
+    """The Article of an `articles` row selected with STORED_ARTICLE_COLUMNS (body_html, images empty)."""
+    (_id, docid, url, kind, title, original_title, published_at, media, author, editor,
+     keywords, stocks, paragraphs, body_text, parser_version) = row  # fmt: skip
+    paras = tuple(paragraphs) if paragraphs else tuple(body_text.split("\n")) if body_text else ()
+    return Article(
+        url=url,
+        docid=docid,
+        title=title,
+        original_title=original_title,
+        published_at=published_at,
+        media=media,
+        author=author,
+        editor=editor,
+        keywords=tuple(keywords or ()),
+        stocks=tuple(StockRef(code=s.get("code", ""), name=s.get("name")) for s in (stocks or [])),
+        paragraphs=paras,
+        body_html="",
+        images=(),
+        kind=kind,
+        parser_version=parser_version,
+    )

@@ -24,6 +24,7 @@ from psycopg2.extensions import cursor as Cursor
 from pipeline import db
 from pipeline.dedup import DEDUP_VERSION, Signature, Verdict, compare, signature, within_story_window
 from pipeline.models import Article
+from pipeline.store.articles import STORED_ARTICLE_COLUMNS, article_from_row
 
 log = logging.getLogger(__name__)
 
@@ -206,28 +207,6 @@ def _link(cur: Cursor, article_id: int, article: Article, *, take_locks: bool) -
     return link
 
 
-def _article_from_row(row: tuple[Any, ...]) -> Article:
-    docid, title, original_title, published_at, paragraphs, body_text, kind, parser_version = row
-    paras = tuple(paragraphs) if paragraphs else tuple(body_text.split("\n"))
-    return Article(
-        url=None,
-        docid=docid,
-        title=title,
-        original_title=original_title,
-        published_at=published_at,
-        media=None,
-        author=None,
-        editor=None,
-        keywords=(),
-        stocks=(),
-        paragraphs=paras,
-        body_html="",
-        images=(),
-        kind=kind,
-        parser_version=parser_version,
-    )
-
-
 def rebuild(url: str | None = None) -> dict[str, int]:
     """Recompute signatures, buckets and story links for every stored article, in first-seen order.
 
@@ -252,17 +231,12 @@ def rebuild(url: str | None = None) -> dict[str, int]:
             ids = [r[0] for r in cur.fetchall()]
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
-                cur.execute(
-                    """SELECT article_id, docid, title, original_title, published_at, paragraphs, body_text,
-                              kind, parser_version
-                         FROM articles WHERE article_id = ANY(%s)""",
-                    (chunk,),
-                )
-                rows = {r[0]: r[1:] for r in cur.fetchall()}
+                cur.execute(f"SELECT {STORED_ARTICLE_COLUMNS} FROM articles WHERE article_id = ANY(%s)", (chunk,))
+                rows = {r[0]: r for r in cur.fetchall()}
                 for article_id in chunk:
                     # The table lock above already keeps loaders out; per-key locks for every article
                     # would overflow the lock table on a large corpus.
-                    link = _link(cur, article_id, _article_from_row(rows[article_id]), take_locks=False)
+                    link = _link(cur, article_id, article_from_row(rows[article_id]), take_locks=False)
                     counts["articles"] += 1
                     counts[link.verdict] += 1
             cur.execute("SELECT count(*) FROM stories")

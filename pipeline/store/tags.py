@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 from psycopg2.extensions import cursor as Cursor
 
 from pipeline import db
-from pipeline.models import Article, StockRef, Tag
+from pipeline.models import Tag
+from pipeline.store.articles import STORED_ARTICLE_COLUMNS, article_from_row
 
 log = logging.getLogger(__name__)
 
@@ -83,35 +83,10 @@ def replace_tags(cur: Cursor, article_id: int, tags: Sequence[Tag]) -> int:
     return now
 
 
-_SELECT_BATCH = """
-SELECT article_id, docid, canonical_url, kind, title, original_title, published_at, media, author, editor,
-       keywords, stocks, paragraphs, body_text, parser_version
+_SELECT_BATCH = f"""
+SELECT {STORED_ARTICLE_COLUMNS}
 FROM articles WHERE article_id > %s ORDER BY article_id LIMIT %s
 """
-
-
-def article_from_row(row: Sequence[Any]) -> Article:
-    """Rebuild the Article the tagger needs from an `articles` row (images and body_html are not used)."""
-    (_id, docid, url, kind, title, original_title, published_at, media, author, editor,
-     keywords, stocks, paragraphs, body_text, parser_version) = row  # fmt: skip
-    paras = tuple(paragraphs) if paragraphs else tuple(body_text.split("\n")) if body_text else ()
-    return Article(
-        url=url,
-        docid=docid,
-        title=title,
-        original_title=original_title,
-        published_at=published_at,
-        media=media,
-        author=author,
-        editor=editor,
-        keywords=tuple(keywords or ()),
-        stocks=tuple(StockRef(code=s.get("code", ""), name=s.get("name")) for s in (stocks or [])),
-        paragraphs=paras,
-        body_html="",
-        images=(),
-        kind=kind,
-        parser_version=parser_version,
-    )
 
 
 def retag_all(url: str | None = None, batch_size: int = 500) -> dict[str, int]:
