@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import psycopg2
@@ -73,3 +77,16 @@ def drop_database(admin_url: str, name: str) -> None:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
     finally:
         conn.close()
+
+
+def fixture_corpus(name: str) -> ModuleType:
+    """The loader module of a labelled fixture set (tests/fixtures/<name>/corpus.py), imported once."""
+    key = f"newsflow_fixture_corpus_{name}"
+    if key not in sys.modules:
+        path = Path(__file__).resolve().parent / "fixtures" / name / "corpus.py"
+        spec = importlib.util.spec_from_file_location(key, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]

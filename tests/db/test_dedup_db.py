@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import random
-import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -20,12 +17,9 @@ from pipeline.models import Article
 from pipeline.store.dedup import DedupLink, link_article, lock_articles, rebuild
 from pipeline.textnorm import body_hash, normalize_title
 
-_CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "dedup_pairs" / "corpus.py"
-_spec = importlib.util.spec_from_file_location("dedup_corpus", _CORPUS)
-assert _spec and _spec.loader
-corpus = importlib.util.module_from_spec(_spec)
-sys.modules["dedup_corpus"] = corpus
-_spec.loader.exec_module(corpus)
+from ..helpers import fixture_corpus
+
+corpus = fixture_corpus("dedup_pairs")
 
 pytestmark = pytest.mark.db
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import psycopg2
 import pytest
 
@@ -15,14 +11,11 @@ from pipeline.store.articles import upsert_article
 from pipeline.store.tags import replace_tags, retag_all
 from pipeline.tag import TAGGER_VERSION, tag_article
 
+from ..helpers import fixture_corpus
+
 pytestmark = pytest.mark.db
 
-_CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "labelled" / "corpus.py"
-_spec = importlib.util.spec_from_file_location("labelled_corpus_db", _CORPUS)
-assert _spec and _spec.loader
-corpus = importlib.util.module_from_spec(_spec)
-sys.modules["labelled_corpus_db"] = corpus
-_spec.loader.exec_module(corpus)
+corpus = fixture_corpus("labelled")
 
 SEED = "hexo_posts/_十四五_信息化和工业化深度融合发展规划印发，点名这些产业.md"
 STATS = "labelled/posts/1-4月份全国房地产开发投资下降27%.md"

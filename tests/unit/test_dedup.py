@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -14,12 +11,9 @@ from hypothesis import strategies as st
 from pipeline import dedup
 from pipeline.models import Article
 
-_CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "dedup_pairs" / "corpus.py"
-_spec = importlib.util.spec_from_file_location("dedup_corpus", _CORPUS)
-assert _spec and _spec.loader
-corpus = importlib.util.module_from_spec(_spec)
-sys.modules["dedup_corpus"] = corpus
-_spec.loader.exec_module(corpus)
+from ..helpers import fixture_corpus
+
+corpus = fixture_corpus("dedup_pairs")
 
 
 @pytest.fixture(scope="module")

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from pipeline.models import Article, Tag
 from pipeline.tag import TAGGER_VERSION, compile_taxonomy, load_taxonomy, tag_article, tag_with
 
-_CORPUS = Path(__file__).resolve().parent.parent / "fixtures" / "labelled" / "corpus.py"
-_spec = importlib.util.spec_from_file_location("labelled_corpus_unit", _CORPUS)
-assert _spec and _spec.loader
-corpus = importlib.util.module_from_spec(_spec)
-sys.modules["labelled_corpus_unit"] = corpus
-_spec.loader.exec_module(corpus)
+from ..helpers import fixture_corpus
+
+corpus = fixture_corpus("labelled")
 
 SEED = "hexo_posts/_十四五_信息化和工业化深度融合发展规划印发，点名这些产业.md"
 TEMPLE = 'hexo_posts/Rock-Candy-Tea/"看得出这个寺庙在中国吗？"当地回应.md'
