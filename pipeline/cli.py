@@ -64,7 +64,7 @@ def _summary(counts: dict[str, int]) -> str:
     return " ".join(f"{k}={counts[k]}" for k in order if k in counts)
 
 
-def _migrate_quietly() -> None:
+def migrate_quietly() -> None:
     """Commands that write bring the schema up to date first (a no-op when it is)."""
     from pipeline import db
 
@@ -90,7 +90,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.rss:
         settings = dataclasses.replace(settings, rss_urls=tuple(args.rss))
     window = ingest.Window(args.since, args.until)
-    _migrate_quietly()
+    migrate_quietly()
     counts = ingest.ingest_window(window, settings)
     print(f"ingest {args.since.isoformat()} .. {args.until.isoformat()}: {_summary(counts)}")
     return 0
@@ -99,7 +99,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_import_archive(args: argparse.Namespace) -> int:
     from pipeline import ingest
 
-    _migrate_quietly()
+    migrate_quietly()
     counts = ingest.import_archive(Path(args.directory), progress=_progress("import"))
     print(f"import-archive {args.directory}: {_summary(counts)}")
     return 0
@@ -155,7 +155,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 def cmd_reparse(args: argparse.Namespace) -> int:
     from pipeline import ingest
 
-    _migrate_quietly()
+    migrate_quietly()
     counts = ingest.reparse(progress=_progress("reparse"))
     print(f"reparse: {_summary(counts)}")
     return 0

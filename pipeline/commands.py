@@ -7,24 +7,24 @@ from typing import Any
 
 
 def _retag(args: argparse.Namespace) -> int:
-    from pipeline.cli import _migrate_quietly
+    from pipeline.cli import migrate_quietly
     from pipeline.store.tags import retag_all
     from pipeline.tag import TAGGER_VERSION
 
-    _migrate_quietly()
+    migrate_quietly()
     counts = retag_all()
     print(f"retag ({TAGGER_VERSION}): " + " ".join(f"{k}={v}" for k, v in counts.items()))
     return 0
 
 
 def _dedup(args: argparse.Namespace) -> int:
-    from pipeline.cli import _migrate_quietly
+    from pipeline.cli import migrate_quietly
     from pipeline.store.dedup import rebuild
 
     if not args.rebuild:
         print("nothing to do: use --rebuild to recompute signatures and story clusters")
         return 2
-    _migrate_quietly()
+    migrate_quietly()
     counts = rebuild()
     print("dedup --rebuild: " + " ".join(f"{k}={v}" for k, v in counts.items()))
     return 0
@@ -37,10 +37,10 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _reindex(args: argparse.Namespace) -> int:
-    from pipeline.cli import _migrate_quietly
+    from pipeline.cli import migrate_quietly
     from pipeline.store.search import reindex
 
-    _migrate_quietly()
+    migrate_quietly()
     print(f"reindex: {reindex(only_missing=args.only_missing)} articles indexed")
     return 0
 
