@@ -6,7 +6,7 @@ import hashlib
 import re
 import unicodedata
 
-# The RSS-to-blog archive replaced these characters in titles with "_" (SINA.md §1).
+# The RSS-to-blog archive replaced these characters in titles with "_" (docs/sina.md).
 ARCHIVE_TITLE_MANGLED = "“”:/\\?*<>|[]"
 
 # "原标题：…" opens many Sina bodies; the colon may be full- or half-width, the line may be bracketed.

@@ -11,10 +11,10 @@ from typing import Any
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 
+from pipeline.identity import canonicalize_url
 from pipeline.models import Article, StockRef
 from pipeline.store.hooks import after_content_change
 from pipeline.textnorm import body_hash, normalize_title
-from pipeline.urls import canonicalize_url
 
 log = logging.getLogger(__name__)
 
