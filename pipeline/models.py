@@ -71,6 +71,10 @@ class Article:
     kind: str  # "sina_page" | "zhibo_flash" | "hexo_post": the parser that made it
     parser_version: str
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # "text"; or, for a page whose body is only a player or only pictures (infographics), "video" or
+    # "gallery", with empty paragraphs. The media are then all the article has: media_urls lists them.
+    content_kind: str = "text"
+    media_urls: tuple[str, ...] = ()  # video, poster and image URLs, in page order
 
     @property
     def body_text(self) -> str:

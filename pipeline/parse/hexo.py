@@ -10,7 +10,7 @@ from pipeline import textnorm
 from pipeline.errors import ParseError
 from pipeline.identity import FrontMatterError, read_front_matter
 from pipeline.models import Article
-from pipeline.parse.body import extract_body, is_chrome_image
+from pipeline.parse.body import content_kind, extract_body, is_chrome_image, media_urls
 from pipeline.parse.decode import decode_html
 from pipeline.parse.sanitize import parse_fragment, strip_controls
 
@@ -46,8 +46,9 @@ def parse_hexo_post(body: bytes, path: str) -> Article:
     title = parts.original_title or front_title
     if not title:
         raise _fail(path, "title", "no title in front matter and no 原标题 line")
-    if not parts.paragraphs:
-        raise _fail(path, "body", "post body holds no text")
+    kind = content_kind(parts)
+    if kind is None:
+        raise _fail(path, "body", "post body holds no text and no media")
     extra: dict[str, Any] = {
         "categories": _as_list(front.texts("categories")),
         "tags": _as_list(front.texts("tags")),
@@ -58,6 +59,7 @@ def parse_hexo_post(body: bytes, path: str) -> Article:
     headimg = front.text("headimg") or front.text("thumbnail")
     if headimg and not is_chrome_image(headimg):
         extra["headimg"] = headimg
+    images = tuple(img for img in parts.images if not _is_ad_image(img.url, container))
     return Article(
         url=None,
         docid=None,
@@ -71,10 +73,12 @@ def parse_hexo_post(body: bytes, path: str) -> Article:
         stocks=parts.stocks,
         paragraphs=parts.paragraphs,
         body_html=parts.body_html,
-        images=tuple(img for img in parts.images if not _is_ad_image(img.url, container)),
+        images=images,
         kind="hexo_post",
         parser_version=HEXO_VERSION,
         extra=extra,
+        content_kind=kind,
+        media_urls=media_urls(parts.video_urls, [i.url for i in images]),
     )
 
 

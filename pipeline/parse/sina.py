@@ -22,7 +22,7 @@ from pipeline.identity import (
     parse_iso_time,
 )
 from pipeline.models import Article
-from pipeline.parse.body import extract_body
+from pipeline.parse.body import content_kind, extract_body, media_urls
 from pipeline.parse.decode import decode_html
 from pipeline.parse.sanitize import absolute_url, drop_element, strip_controls
 
@@ -201,11 +201,21 @@ class SinaPageV2016:
                 drop_element(el)
         return body
 
+    def page_videos(self) -> list[str]:
+        """Video URLs the page's head declares (og:video and its variants)."""
+        names = ("og:video", "og:video:url", "og:video:secure_url")
+        return [u for u in (absolute_url(_meta(self.doc, name)) for name in names) if u]
+
+    def is_video_page(self) -> bool:
+        return (_meta(self.doc, "og:type") or "").lower().startswith("video") or bool(self.page_videos())
+
     def parse(self) -> Article:
         title = self.title()
         parts = extract_body(self.body())
-        if not parts.paragraphs:
-            raise self.fail("body", "body container holds no text")
+        kind = content_kind(parts, page_has_video=self.is_video_page())
+        if kind is None:
+            raise self.fail("body", "body container holds no text and no media")
+        poster = absolute_url(_meta(self.doc, "og:image")) if kind == "video" else None
         return Article(
             url=self.canonical(),
             docid=self.docid(),
@@ -222,6 +232,10 @@ class SinaPageV2016:
             images=parts.images,
             kind="sina_page",
             parser_version=self.VERSION,
+            content_kind=kind,
+            media_urls=media_urls(
+                self.page_videos(), parts.video_urls, [poster] if poster else [], [i.url for i in parts.images]
+            ),
         )
 
 

@@ -110,7 +110,8 @@ def test_every_fixture_article_url_is_in_the_table() -> None:
     """Each page and post the tests hold has its URL shape above (a new fixture adds its row)."""
     listed = {canonicalize_url(u) for u, _, _ in URL_SHAPES}
     urls = []
-    for index in (FIXTURES / "article_html" / "index.tsv", FIXTURES / "pages" / "index.tsv"):
+    for index in (FIXTURES / "article_html" / "index.tsv", FIXTURES / "pages" / "index.tsv",
+                  FIXTURES / "media" / "index.tsv"):  # fmt: skip
         lines = index.read_text(encoding="utf-8").splitlines()
         header = lines[0].split("\t")
         for line in lines[1:]:
