@@ -9,18 +9,25 @@ import re
 import xml.sax
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypedDict
 
 from pipeline.errors import DiscoverError, FetchError
 from pipeline.fetch import Fetcher
+from pipeline.identity import (
+    FrontMatterError,
+    canonicalize_url,
+    comos_docid,
+    docid_from_url,
+    parse_beijing_time,
+    read_front_matter,
+    unwrap_rss_redirect,
+)
 from pipeline.models import FeedItem
-from pipeline.urls import canonicalize_url, docid_from_url, fetch_url
 
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8))
 _JSONP_RE = re.compile(r"^\s*(?:try\s*\{\s*)?[\w$.]+\s*\(\s*(?P<body>.*)\s*\)\s*;?\s*(?:\}\s*catch\s*\(\s*\w+\s*\)\s*\{\s*\}\s*;?)?\s*$", re.S)
 
 
@@ -98,18 +105,6 @@ def unix_time(value: Any) -> datetime | None:
         return None
 
 
-def beijing_time(value: str | None) -> datetime | None:
-    """`2021-11-30 11:05:31` in Beijing time -> UTC."""
-    if not value:
-        return None
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
-        try:
-            return datetime.strptime(value.strip(), fmt).replace(tzinfo=BEIJING).astimezone(UTC)
-        except ValueError:
-            continue
-    return None
-
-
 # --- roll JSON API ---------------------------------------------------------------------------------
 
 
@@ -123,8 +118,8 @@ def roll_item_to_feed_item(item: RollItem, source: str) -> FeedItem | None:
     if not url or when is None:
         return None
     docid = (item.get("docid") or "").strip() or docid_from_url(url)
-    if docid and not docid.startswith("comos:") and ":" not in docid:
-        docid = "comos:" + docid
+    if docid and ":" not in docid:
+        docid = comos_docid(docid)
     return FeedItem(
         source=source,
         item_key=docid or canonicalize_url(url),
@@ -215,7 +210,8 @@ def discover_zhibo(fetcher: Fetcher, zhibo_id: int, window: Window) -> tuple[lis
         for raw in entries:
             if not isinstance(raw, dict) or raw.get("id") in (None, ""):
                 continue
-            when = beijing_time(raw.get("create_time"))
+            created = raw.get("create_time")
+            when = parse_beijing_time(created) if isinstance(created, str) else None
             if when is None:
                 continue
             oldest = when if oldest is None else min(oldest, when)
@@ -267,7 +263,7 @@ def discover_rss(fetcher: Fetcher, feed_url: str, window: Window) -> list[FeedIt
         when = datetime(*stamp[:6]).replace(tzinfo=UTC)
         if when not in window:
             continue
-        url = fetch_url(link)
+        url = unwrap_rss_redirect(link)
         docid = docid_from_url(url)
         items.append(
             FeedItem(
@@ -327,19 +323,6 @@ def discover_source(fetcher: Fetcher, source: str, window: Window) -> list[FeedI
 
 # --- Hexo archive ----------------------------------------------------------------------------------
 
-_FRONT_FIELD_RE = re.compile(r"^(?P<key>title|date):\s*(?P<value>.*?)\s*$", re.M)
-
-
-def read_front_matter(body: bytes) -> dict[str, str]:
-    """Only `title` and `date`, cheaply, for listing; the parser reads the rest."""
-    head = body[:4096].decode("utf-8", errors="replace")
-    end = head.find("\n---", 4)
-    head = head[: end if end > 0 else len(head)]
-    out = {}
-    for m in _FRONT_FIELD_RE.finditer(head):
-        out[m.group("key")] = m.group("value").strip().strip("'\"")
-    return out
-
 
 def discover_hexo_dir(directory: Path) -> Iterator[FeedItem]:
     """Every `*.md` post below `directory`, in path order.
@@ -348,8 +331,6 @@ def discover_hexo_dir(directory: Path) -> Iterator[FeedItem]:
     is the same item, while two archives with a post of the same name (the RSSHub archives were
     forked) stay two items.
     """
-    import email.utils
-
     directory = Path(directory)
     if not directory.is_dir():
         raise DiscoverError(f"hexo:{directory.name}", "not a folder")
@@ -357,20 +338,19 @@ def discover_hexo_dir(directory: Path) -> Iterator[FeedItem]:
         rel = path.relative_to(directory).as_posix()
         body = path.read_bytes()
         digest = hashlib.sha256(body).hexdigest()[:16]
-        front = read_front_matter(body)
-        when = None
-        if front.get("date"):
-            try:
-                when = email.utils.parsedate_to_datetime(front["date"]).astimezone(UTC)
-            except (TypeError, ValueError):
-                when = None
+        title, when = path.stem, None
+        try:
+            front = read_front_matter(body.decode("utf-8", errors="replace"))
+            title, when = front.text("title") or title, front.published_at
+        except FrontMatterError:
+            pass  # listed under its file name; the parse stage records why it is unreadable
         yield FeedItem(
             source="hexo",
             item_key=f"{rel}#{digest}",
             kind="hexo_post",
             url=None,
             docid=None,
-            title=front.get("title", path.stem),
+            title=title,
             published_at=when,
             payload={"path": str(path.resolve())},
         )

@@ -25,12 +25,12 @@ from pipeline.config import Settings
 from pipeline.discover import Window, discover_hexo_dir, discover_source, discover_window
 from pipeline.errors import DiscoverError, FetchError, PipelineError
 from pipeline.fetch import Fetcher
+from pipeline.identity import canonicalize_url
 from pipeline.models import Article, RawPage
 from pipeline.store import items as item_store
 from pipeline.store import runs as run_store
 from pipeline.store.articles import upsert_article
 from pipeline.textnorm import normalize_title
-from pipeline.urls import canonicalize_url
 
 log = logging.getLogger(__name__)
 

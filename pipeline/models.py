@@ -14,7 +14,7 @@ class FeedItem:
 
     source: str  # e.g. "roll:155:1686", "zhibo:152", "rss:<url>", "hexo"
     item_key: str  # docid for roll items, zhibo id, RSS guid/link, archive-relative path
-    kind: str  # "sina_page" (fetch url), "zhibo_flash" (payload is the article), "hexo_post" (payload holds raw bytes)
+    kind: str  # "sina_page" (fetch url), "zhibo_flash" (payload is the article), "hexo_post" (payload["path"]: the post file, read at fetch)
     url: str | None
     docid: str | None
     title: str
@@ -68,9 +68,13 @@ class Article:
     paragraphs: tuple[str, ...]
     body_html: str  # sanitized
     images: tuple[Image, ...]
-    kind: str  # "sina_page" | "zhibo_flash" | "hexo_post" | "rss_item"
+    kind: str  # "sina_page" | "zhibo_flash" | "hexo_post": the parser that made it
     parser_version: str
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # "text"; or, for a page whose body is only a player or only pictures (infographics), "video" or
+    # "gallery", with empty paragraphs. The media are then all the article has: media_urls lists them.
+    content_kind: str = "text"
+    media_urls: tuple[str, ...] = ()  # video, poster and image URLs, in page order
 
     @property
     def body_text(self) -> str:

@@ -6,9 +6,6 @@ import hashlib
 import re
 import unicodedata
 
-# The RSS-to-blog archive replaced these characters in titles with "_" (SINA.md §1).
-ARCHIVE_TITLE_MANGLED = "“”:/\\?*<>|[]"
-
 # "原标题：…" opens many Sina bodies; the colon may be full- or half-width, the line may be bracketed.
 ORIGINAL_TITLE_RE = re.compile(r"^\s*[（(【\[]?\s*原标题\s*[：:]\s*(?P<title>.+?)\s*[)）】\]]?\s*$")
 # "责任编辑：张亚楠" or "责任编辑：刘明亮 SF055"; the trailing code is an editor id, not a name.
@@ -59,7 +56,8 @@ def body_hash(text: str) -> str:
 
 
 def repair_archive_title(title: str) -> str:
-    """Undo what can be undone of the archive's title mangling.
+    """Undo what can be undone of the archive's title mangling (it wrote ``“”:/\\?*<>|[]`` as "_",
+    docs/sina.md).
 
     Pairs of "_" around a phrase were Chinese quotes (“十四五” -> _十四五_). A lone "_" stays, since it
     could have been any of ``“”:/\\?*<>|[]``.
@@ -82,20 +80,7 @@ def find_editor(text: str) -> str | None:
     return m.group("name").strip() if m else None
 
 
-def is_boilerplate_line(line: str) -> bool:
-    return any(r.search(line) for r in BOILERPLATE_LINE_RES)
-
-
-def cjk_char_ngrams(text: str, n: int) -> list[str]:
-    """Character n-grams over the folded text (Chinese has no spaces: never tokenise on whitespace)."""
-    folded = fold(text)
-    if len(folded) < n:
-        return [folded] if folded else []
-    return [folded[i : i + n] for i in range(len(folded) - n + 1)]
-
-
-# --- Sina body boilerplate, shared by parse (which drops it) and anyone re-cleaning stored text. ---
-# Added for the parsers; the functions above keep their behaviour.
+# --- Sina body boilerplate, which parse drops ------------------------------------------------------
 
 # Some bodies write the original-title line without a colon: "原标题 “看得出这个寺庙在中国吗？”当地回应".
 ORIGINAL_TITLE_LOOSE_RE = re.compile(r"^\s*[（(【\[]?\s*原标题\s*(?:[：:]|\s)\s*(?P<title>.+?)\s*[)）】\]]?\s*$")
@@ -122,18 +107,8 @@ def match_original_title(line: str) -> str | None:
 
 
 def is_sina_boilerplate_line(line: str) -> bool:
-    """is_boilerplate_line plus the furniture of Sina pages (disclaimers, topic links, QR prompts)."""
+    """A line of page furniture: editor lines, app prompts, disclaimers, topic links, QR prompts."""
     return any(r.search(line) for r in SINA_BOILERPLATE_LINE_RES)
-
-
-def strip_boilerplate_lines(paragraphs: list[str]) -> list[str]:
-    """Cleaned paragraphs without empty or boilerplate lines (what parse stores as body text)."""
-    out = []
-    for para in paragraphs:
-        text = clean_text(para)
-        if text and not is_sina_boilerplate_line(text):
-            out.append(text)
-    return out
 
 
 def fold_aligned(text: str) -> str:

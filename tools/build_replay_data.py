@@ -16,8 +16,7 @@ import json
 import re
 import shutil
 import sys
-from datetime import UTC, datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bs4 import BeautifulSoup
@@ -25,10 +24,10 @@ from bs4 import BeautifulSoup
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pipeline.identity import BEIJING, docid_from_url, parse_beijing_time, parse_iso_time, read_front_matter  # noqa: E402
 from pipeline.textnorm import clean_text, repair_archive_title, split_original_title  # noqa: E402
 
 OUT = REPO / "pipeline" / "replay" / "data"
-BEIJING = timezone(timedelta(hours=8))
 ROLL_PAIRS = ("155:1686", "155:1687", "155:1689", "155:1690")
 # Titles that put an article into the narrower lids besides 国内滚动 (1686); a rough stand-in for Sina's desk.
 MACRO_WORDS = ("PMI", "LPR", "工业企业", "利润", "房地产", "投资", "CPI", "规划", "方案")
@@ -51,14 +50,12 @@ def page_time(soup: BeautifulSoup) -> datetime:
     """Visible Beijing time of a real page (what a reader and the roll ctime see)."""
     for sel in (".date-source .date", "span.date", "#pub_date", ".time-source"):
         node = soup.select_one(sel)
-        if node:
-            m = re.search(r"(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2}):(\d{2})", node.get_text())
-            if m:
-                y, mo, d, h, mi = (int(x) for x in m.groups())
-                return datetime(y, mo, d, h, mi, tzinfo=BEIJING)
-    published = meta(soup, property="article:published_time")
-    if published:
-        return datetime.fromisoformat(published)
+        when = parse_beijing_time(node.get_text()) if node else None
+        if when is not None:
+            return when
+    when = parse_iso_time(meta(soup, property="article:published_time"))
+    if when is not None:
+        return when
     raise SystemExit("no publish time found")
 
 
@@ -94,41 +91,31 @@ def recorded_pages() -> list[dict[str, object]]:
         body = (src / row["file"]).read_bytes()
         soup = BeautifulSoup(body, "lxml")
         url = row["url"]
-        doc_id = re.search(r"doc-i([a-z0-9]+)\.shtml", url)
-        assert doc_id, url
+        docid = docid_from_url(url)
+        assert docid, url
         h1 = soup.select_one("h1.main-title") or soup.select_one("#artibodyTitle")
         title = clean_text(h1.get_text()) if h1 else (meta(soup, property="og:title") or "")
         when = page_time(soup)
         source_node = soup.select_one(".date-source .source") or soup.select_one(".source")
         out.append(
             {
-                "docid": f"comos:{doc_id.group(1)}",
+                "docid": docid,
                 "url": url,
                 "title": title,
                 "ctime": int(when.timestamp()),
                 "kind": "recorded",
                 "source": f"{row['source_repo']}:{row['source_path']}@{row['source_commit'][:8]}",
-                "file": f"pages/{doc_id.group(1)}.html",
+                "file": f"pages/{docid.removeprefix('comos:')}.html",
                 "content_type": f"text/html; charset={row['charset_declared'].lower()}",
                 "media": clean_text(source_node.get_text()) if source_node else "新浪财经",
                 "keywords": meta(soup, name="keywords") or "",
                 "intro": (meta(soup, name="description") or "")[:120],
                 "images": [],
-                "page_times": [when.isoformat()],
+                "page_times": [when.astimezone(BEIJING).isoformat()],
                 "_bytes": body,
             }
         )
     return out
-
-
-def split_post(text: str) -> tuple[dict[str, str], str]:
-    _, front, body = text.split("---", 2)
-    fields: dict[str, str] = {}
-    for line in front.splitlines():
-        m = re.match(r"^(\w+):\s*(.*)$", line)
-        if m:
-            fields[m.group(1)] = m.group(2).strip().strip("'")
-    return fields, body
 
 
 PAGE_TEMPLATE = """<!DOCTYPE html>
@@ -196,18 +183,19 @@ def reconstructed_pages() -> list[dict[str, object]]:
                 (base / row["file"], f"{row['source_repo']}:{row['source_path']}@{row['source_commit'][:8]}")
             )
     for path, source in sorted(rows, key=lambda r: r[1]):
-        fields, body = split_post(path.read_text(encoding="utf-8"))
-        body = body.replace("&#123;", "{").replace("&#125;", "}").strip()
+        front = read_front_matter(path.read_text(encoding="utf-8"))
+        body = front.body.replace("&#123;", "{").replace("&#125;", "}").strip()
         # the archive wrapped #artibody's innerHTML in one <div>; the page holds the inner HTML only
         body = re.sub(r"^<div>\s*", "", body)
         body = re.sub(r"\s*</div>\s*$", "", body)
         paragraphs = [clean_text(p.get_text()) for p in BeautifulSoup(body, "lxml").find_all("p")]
         original, rest = split_original_title([p for p in paragraphs if p])
-        title = original or repair_archive_title(fields["title"])
+        title = original or repair_archive_title(front.text("title") or "")
         if title in seen_titles:  # same article archived twice (two RSSHub instances): one page
             continue
         seen_titles.add(title)
-        when = parsedate_to_datetime(fields["date"]).astimezone(UTC)
+        when = front.published_at
+        assert when is not None, path
         bj = when.astimezone(BEIJING)
         doc_id = "nfr" + hashlib.sha1(title.encode("utf-8")).hexdigest()[:12]
         url = f"https://finance.sina.com.cn/china/{bj:%Y-%m-%d}/doc-i{doc_id}.shtml"

@@ -7,9 +7,10 @@ import logging
 from datetime import UTC, datetime
 
 from pipeline.errors import ParseError
+from pipeline.identity import has_front_matter
 from pipeline.models import Article, RawPage
 from pipeline.parse.decode import decode_html
-from pipeline.parse.hexo import HEXO_VERSION, looks_like_hexo, parse_hexo_post
+from pipeline.parse.hexo import HEXO_VERSION, parse_hexo_post
 from pipeline.parse.sanitize import sanitize_html
 from pipeline.parse.sina import parse_article_page
 from pipeline.parse.zhibo import ZHIBO_VERSION, parse_zhibo_item
@@ -54,7 +55,7 @@ def detect_and_parse(body: bytes, name: str, url: str | None = None) -> Article:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             text = ""
-        if looks_like_hexo(text) or not text:
+        if has_front_matter(text) or not text:
             return parse_hexo_post(body, name)
     if head.startswith((b"{", b"[")) and url is None:
         try:

@@ -34,6 +34,12 @@ _CELL_TAGS = frozenset({"td", "th"})
 QR_IMAGE_MARKERS = ("cece9e13/20200514/343233024", "/qrcode", "erweima", "app_qr", "kaihu")
 _SOURCE_LINE_RE = re.compile(r"^\s*(?:文章)?来源\s*[：:]\s*(?P<media>[^\s，,。].{0,40}?)\s*$")
 _MIN_IMAGE_SIDE = 40
+# A video in a Sina body is a placeholder the page's script fills with the player: the archives kept
+# it as <!--video-list--> then div.video-2017#videoList0 (docs/sina.md, "Media-only articles").
+# <video> and players in an <iframe> count too; other iframes are ads ("正文下iframe").
+_PLAYER_CLASSES = frozenset({"video-2017", "artical-player-wrap"})
+_PLAYER_IFRAME_RE = re.compile(r"video|player|v\.qq\.com|bilibili|youku|ixigua", re.I)
+CONTENT_KINDS = ("text", "video", "gallery")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,8 @@ class BodyParts:
     editor: str | None
     original_title: str | None
     source_line_media: str | None
+    has_video: bool = False
+    video_urls: tuple[str, ...] = ()  # player sources and posters, in page order
 
 
 def stock_code(market: str, code: str) -> str:
@@ -209,6 +217,52 @@ def images_of(root: etree._Element) -> list[Image]:
     return out
 
 
+def videos_of(root: etree._Element) -> tuple[bool, list[str]]:
+    """Whether the body holds a video player, and the video and poster URLs it names.
+
+    Read before boilerplate removal, which drops players (they carry no text).
+    """
+    found = False
+    urls: list[str] = []
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            if el.tag is etree.Comment and "video-list" in (el.text or ""):
+                found = True
+            continue
+        tag = el.tag.lower()
+        attrs: tuple[str, ...] = ()
+        if tag == "video":
+            found, attrs = True, ("src", "poster")
+        elif tag == "iframe" and _PLAYER_IFRAME_RE.search(el.get("src") or ""):
+            found, attrs = True, ("src",)
+        elif tag == "object" and _PLAYER_IFRAME_RE.search(el.get("data") or ""):
+            found, attrs = True, ("data",)
+        elif classes(el) & _PLAYER_CLASSES or (el.get("id") or "").startswith("videoList"):
+            found = True
+        for attr in attrs:
+            url = absolute_url(el.get(attr))
+            if url and url not in urls:
+                urls.append(url)
+    return found, urls
+
+
+def content_kind(parts: BodyParts, *, page_has_video: bool = False) -> str | None:
+    """The article's kind: "text" when the body has any, else "video" (a player) or "gallery" (images
+    only). None when the body holds neither text nor media: that is no article."""
+    if parts.paragraphs:
+        return "text"
+    if parts.has_video or page_has_video:
+        return "video"
+    if parts.images:
+        return "gallery"
+    return None
+
+
+def media_urls(*groups: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Video, poster and image URLs in first-seen order, each once."""
+    return tuple(dict.fromkeys(url for group in groups for url in group if url))
+
+
 def _source_line_media(root: etree._Element) -> str | None:
     """ "来源：每日经济新闻" as its own paragraph names the outlet (the archive keeps no other trace)."""
     for el in root.iter("p"):
@@ -225,6 +279,7 @@ def extract_body(root: etree._Element) -> BodyParts:
     editor = _editor_from_blocks(root) or _editor_from_lines(root)
     media = _source_line_media(root)
     _restrict_to_original_body(root)
+    has_video, video_urls = videos_of(root)
     remove_boilerplate(root)
     original_title = remove_original_title(root)
     raw_paragraphs = paragraphs_of(root)
@@ -245,4 +300,6 @@ def extract_body(root: etree._Element) -> BodyParts:
         editor=editor,
         original_title=original_title,
         source_line_media=media,
+        has_video=has_video,
+        video_urls=tuple(video_urls),
     )

@@ -20,7 +20,7 @@ DROP_TAGS = frozenset(
     }
 )  # fmt: skip
 
-# Sina boilerplate blocks inside the body container (SINA.md §1 and §3), as (tag or "*", attribute
+# Sina boilerplate blocks inside the body container (docs/sina.md, "The RSSHub archives" and "Article pages"), as (tag or "*", attribute
 # test) pairs evaluated without cssselect so this module stays dependency-light and fast.
 _JUNK_CLASSES = frozenset(
     {
@@ -34,7 +34,7 @@ _JUNK_CLASSES = frozenset(
 _JUNK_IDS = frozenset({"left_hzh_ad", "article-bottom", "sinaadToolkitBox", "J_Play_List_Wrap"})
 _JUNK_ID_PREFIXES = ("quote_", "videoList", "ad_", "sinaads")
 
-# Stock tag spans: stock_sz300024, usstock_JPM, hkstock_00700 (SINA.md §3).
+# Stock tag spans: stock_sz300024, usstock_JPM, hkstock_00700 (docs/sina.md, "Article pages").
 STOCK_SPAN_ID_RE = re.compile(r"^(?P<market>[a-z]*stock)_(?P<code>[A-Za-z0-9.]+)$")
 NEWS_KEYWORD_PUB_RE = re.compile(r"news_keyword_pub\s*,\s*(?P<market>[a-z]*)\s*,\s*(?P<codes>[^\s>-]*)")
 

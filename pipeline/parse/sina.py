@@ -5,34 +5,30 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import ClassVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import lxml.html
 from lxml import etree
 
 from pipeline import textnorm
 from pipeline.errors import ParseError
+from pipeline.identity import (
+    canonicalize_url,
+    comos_docid,
+    docid_from_url,
+    parse_beijing_time,
+    parse_iso_time,
+)
 from pipeline.models import Article
-from pipeline.parse.body import extract_body
+from pipeline.parse.body import content_kind, extract_body, media_urls
 from pipeline.parse.decode import decode_html
 from pipeline.parse.sanitize import absolute_url, drop_element, strip_controls
 
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8), "Asia/Shanghai")
-
-_DOCID_URL_RE = re.compile(r"(?:doc|detail)-i(?P<id>[a-z0-9]{6,20})\.(?:d\.)?s?html", re.IGNORECASE)
 _URL_DATE_RE = re.compile(r"/(?P<y>(?:19|20)\d{2})-(?P<m>\d{2})-(?P<d>\d{2})/")
-# 2019年11月25日 18:57 / 2019年09月11日01:53 / 2018.05.09 12:52:37 / 2021-11-30 11:05:31
-_DATETIME_RE = re.compile(
-    r"(?P<y>(?:19|20)\d{2})\s*[年\-./]\s*(?P<mo>\d{1,2})\s*[月\-./]\s*(?P<d>\d{1,2})\s*日?"
-    r"\s*(?:(?P<h>\d{1,2})\s*[:：]\s*(?P<mi>\d{2})(?:\s*[:：]\s*(?P<s>\d{2}))?)?"
-)
-_ISO_RE = re.compile(
-    r"^\s*(?:19|20)\d{2}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?\s*$"
-)
 _KEYWORD_SPLIT_RE = re.compile(r"[,，、;；\s]+")
 _TITLE_SUFFIX_RE = re.compile(
     r"\s*[_|｜\-]\s*(?:新浪财经|新浪网|新浪科技|新浪新闻|新浪|手机新浪网)(?:\s*[_|｜\-]\s*.*)?$"
@@ -41,7 +37,7 @@ _AUTHOR_RE = re.compile(
     r"[（(]\s*(?:记者|作者|文)\s*[：:/]?\s*(?P<name>[\u4e00-\u9fff·]{2,5}(?:[ 、][\u4e00-\u9fff·]{2,5}){0,3})\s*[)）]"
 )
 _SUDAMETA_ID_RE = re.compile(
-    r"(?:dataid\s*:\s*comos\s*:|comment_id\s*:\s*comos-)\s*(?P<id>[a-z0-9]{6,20})", re.I
+    r"(?:dataid\s*:\s*comos\s*:|comment_id\s*:\s*comos-)\s*(?P<id>[a-z0-9]{6,})", re.I
 )
 
 
@@ -79,48 +75,6 @@ def _metas(doc: etree._Element, name: str) -> list[str]:
         if (el.get("name") or el.get("property") or "").strip().lower() == name:
             out.append(strip_controls(el.get("content") or ""))
     return out
-
-
-def parse_beijing_time(text: str) -> datetime | None:
-    """A visible Sina date (Beijing time, minute precision or better) as an aware UTC datetime."""
-    m = _DATETIME_RE.search(text)
-    if not m:
-        return None
-    try:
-        local = datetime(
-            int(m.group("y")), int(m.group("mo")), int(m.group("d")),
-            int(m.group("h") or 0), int(m.group("mi") or 0), int(m.group("s") or 0), tzinfo=BEIJING,
-        )  # fmt: skip
-    except ValueError:
-        return None
-    if m.group("h") is None:
-        return None
-    return local.astimezone(UTC)
-
-
-def parse_iso_time(text: str) -> datetime | None:
-    if not _ISO_RE.match(text):
-        return None
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=BEIJING)
-    return value.astimezone(UTC)
-
-
-def docid_from_url(url: str | None) -> str | None:
-    if not url:
-        return None
-    m = _DOCID_URL_RE.search(url)
-    return f"comos:{m.group('id').lower()}" if m else None
-
-
-def canonical_url(url: str) -> str:
-    """The URL without query and fragment (Sina article URLs carry only tracking in them)."""
-    parts = urlsplit(url.strip())
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
 
 def split_keywords(values: list[str], *, drop: set[str] | None = None) -> tuple[str, ...]:
@@ -189,7 +143,7 @@ class SinaPageV2016:
             return visible
         if precise is not None:
             return precise
-        # article:published_time can be hours after the visible time (SINA.md §3): last resort only.
+        # article:published_time can be hours after the visible time (docs/sina.md, "Article pages"): last resort only.
         machine = _meta(self.doc, "article:published_time")
         return parse_iso_time(machine) if machine else None
 
@@ -202,21 +156,21 @@ class SinaPageV2016:
         if found:
             return found
         publishid = _meta(self.doc, "publishid")
-        if publishid and re.fullmatch(r"[a-z0-9]{6,20}", publishid, re.I):
-            return f"comos:{publishid.lower()}"
+        if publishid and re.fullmatch(r"[a-z0-9]{6,}", publishid, re.I):
+            return comos_docid(publishid)
         for content in _metas(self.doc, "sudameta"):
             m = _SUDAMETA_ID_RE.search(content)
             if m:
-                return f"comos:{m.group('id').lower()}"
+                return comos_docid(m.group("id"))
         if self._title_el is not None and self._title_el.get("docid"):
-            return f"comos:{self._title_el.get('docid', '').lower()}"
+            return comos_docid(self._title_el.get("docid", ""))
         return None
 
     def canonical(self) -> str | None:
         og = absolute_url(_meta(self.doc, "og:url"))
         if og:
-            return canonical_url(og)
-        return canonical_url(self.url) if self.url else None
+            return canonicalize_url(og)
+        return canonicalize_url(self.url) if self.url else None
 
     def keywords(self, title: str) -> tuple[str, ...]:
         values = [_meta(self.doc, "keywords") or "", _meta(self.doc, "tags") or ""]
@@ -247,11 +201,21 @@ class SinaPageV2016:
                 drop_element(el)
         return body
 
+    def page_videos(self) -> list[str]:
+        """Video URLs the page's head declares (og:video and its variants)."""
+        names = ("og:video", "og:video:url", "og:video:secure_url")
+        return [u for u in (absolute_url(_meta(self.doc, name)) for name in names) if u]
+
+    def is_video_page(self) -> bool:
+        return (_meta(self.doc, "og:type") or "").lower().startswith("video") or bool(self.page_videos())
+
     def parse(self) -> Article:
         title = self.title()
         parts = extract_body(self.body())
-        if not parts.paragraphs:
-            raise self.fail("body", "body container holds no text")
+        kind = content_kind(parts, page_has_video=self.is_video_page())
+        if kind is None:
+            raise self.fail("body", "body container holds no text and no media")
+        poster = absolute_url(_meta(self.doc, "og:image")) if kind == "video" else None
         return Article(
             url=self.canonical(),
             docid=self.docid(),
@@ -268,6 +232,10 @@ class SinaPageV2016:
             images=parts.images,
             kind="sina_page",
             parser_version=self.VERSION,
+            content_kind=kind,
+            media_urls=media_urls(
+                self.page_videos(), parts.video_urls, [poster] if poster else [], [i.url for i in parts.images]
+            ),
         )
 
 
@@ -385,7 +353,7 @@ def parse_document(text: str, url: str) -> etree._Element:
 def parse_article_page(
     body: bytes, url: str, fetched_at: datetime, headers: Mapping[str, str] | None = None
 ) -> Article:
-    """A Sina article page (any layout in SINA.md §3) as an Article; ParseError when it is not one."""
+    """A Sina article page (any layout in docs/sina.md) as an Article; ParseError when it is not one."""
     text, encoding = decode_html(body, headers, url=url)
     doc = parse_document(text, url)
     tried: list[str] = []

@@ -1,21 +1,20 @@
-"""7x24 flashes from zhibo.sina.com.cn/api/zhibo/feed (SINA.md §2c): one list item, one Article."""
+"""7x24 flashes from zhibo.sina.com.cn/api/zhibo/feed (docs/sina.md, "7x24 feed"): one list item, one Article."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import Any
 
 from lxml import etree
 
 from pipeline import textnorm
 from pipeline.errors import ParseError
+from pipeline.identity import docid_from_url, parse_beijing_time
 from pipeline.models import Article, StockRef
 from pipeline.parse.body import merge_stocks, paragraphs_of, stock_code
 from pipeline.parse.sanitize import parse_fragment, remove_boilerplate, sanitize_element, strip_controls
-from pipeline.parse.sina import BEIJING, docid_from_url
 
 ZHIBO_VERSION = "sina.zhibo.v1"
 
@@ -24,36 +23,8 @@ _SENTENCE_END_RE = re.compile(r"[。！？!?；;]")
 _TITLE_CHARS = 30
 
 
-class ZhiboTag(TypedDict, total=False):
-    id: int | str
-    name: str
-
-
-class ZhiboItem(TypedDict, total=False):
-    """`result.data.feed.list[]` as the API sends it (ext is a JSON string, not an object)."""
-
-    id: int | str
-    zhibo_id: int | str
-    rich_text: str
-    create_time: str
-    creator: str
-    docurl: str
-    tag: list[ZhiboTag]
-    ext: str
-
-
 def _fail(item_id: str, field: str, reason: str) -> ParseError:
     return ParseError(f"zhibo:{item_id}", ZHIBO_VERSION, field, reason)
-
-
-def _create_time(raw: Any) -> datetime | None:
-    if not isinstance(raw, str):
-        return None
-    try:
-        local = datetime.strptime(raw.strip(), "%Y-%m-%d %H:%M:%S")
-    except ValueError:
-        return None
-    return local.replace(tzinfo=BEIJING).astimezone(UTC)
 
 
 def _ext(raw: Any) -> dict[str, Any]:
@@ -134,6 +105,7 @@ def parse_zhibo_item(item: Mapping[str, Any]) -> Article:
     extra: dict[str, Any] = {"zhibo_id": item.get("zhibo_id"), "tag_ids": [], "creator": item.get("creator")}
     if isinstance(tags, list):
         extra["tag_ids"] = [t.get("id") for t in tags if isinstance(t, Mapping)]
+    created = item.get("create_time")
     linked = docid_from_url(docurl) or (ext.get("docid") if isinstance(ext.get("docid"), str) else None)
     if linked:
         extra["linked_docid"] = linked
@@ -142,7 +114,7 @@ def parse_zhibo_item(item: Mapping[str, Any]) -> Article:
         docid=f"zhibo:{item_id}",
         title=strip_controls(title),
         original_title=None,
-        published_at=_create_time(item.get("create_time")),
+        published_at=parse_beijing_time(created) if isinstance(created, str) else None,
         media="新浪财经7x24",
         author=None,
         # creator is a staff login (an e-mail address), not a name to show as editor

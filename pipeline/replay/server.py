@@ -11,7 +11,7 @@ import struct
 import threading
 import time
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,11 +19,11 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from pipeline.identity import BEIJING
 from pipeline.replay.faults import FaultSet
 
 log = logging.getLogger(__name__)
 
-BEIJING = timezone(timedelta(hours=8))
 MAX_ROLL_NUM = 50  # Sina caps num; a bigger request gets this many
 MAX_ZHIBO_PAGE_SIZE = 100
 HUGE_DEFAULT_BYTES = 20 * 1024 * 1024
@@ -407,7 +407,7 @@ class ReplayHandler(BaseHTTPRequestHandler):
         now = int(time.time())
         stamp = formatdate(now, localtime=False)
         if f"{pageid}:{lid}" not in data.roll_pairs:
-            # Sina answers an unregistered pair with a non-zero status and no data (SINA.md §2a).
+            # Sina answers an unregistered pair with a non-zero status and no data (docs/sina.md, "Roll API").
             refusal = {"result": {"status": {"code": 2, "msg": "未注册"}, "timestamp": stamp, "data": []}}
             return self._json(refusal, callback=callback)
         num = min(max(self._int(q, "num", 20), 1), MAX_ROLL_NUM)

@@ -11,10 +11,10 @@ from typing import Any
 from psycopg2.extensions import cursor as Cursor
 from psycopg2.extras import Json
 
+from pipeline.identity import canonicalize_url
 from pipeline.models import Article, StockRef
 from pipeline.store.hooks import after_content_change
 from pipeline.textnorm import body_hash, normalize_title
-from pipeline.urls import canonicalize_url
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,9 @@ def content_key(title_norm: str, body_digest: str) -> str:
 
 def _article_row(article: Article, source: str, raw_page_id: int | None) -> dict[str, Any]:
     title_norm = normalize_title(article.title)
-    digest = body_hash(article.body_text)
+    # A video or gallery has no text: its media are its content, so two of them under one headline
+    # stay two articles.
+    digest = body_hash(article.body_text or "\n".join(article.media_urls))
     link = canonicalize_url(article.url) if article.url else None
     return {
         "docid": article.docid,
@@ -58,17 +60,20 @@ def _article_row(article: Article, source: str, raw_page_id: int | None) -> dict
         "images": Json([asdict(i) for i in article.images]),
         "parser_version": article.parser_version,
         "raw_page_id": raw_page_id,
+        "content_kind": article.content_kind,
+        "media_urls": list(article.media_urls),
     }
 
 
 _COLS = (
     "docid", "canonical_url", "link_url", "kind", "source", "title", "original_title", "title_norm", "body_hash",
     "content_key", "published_at", "media", "author", "editor", "keywords", "stocks", "paragraphs",
-    "body_text", "body_html", "images", "parser_version", "raw_page_id",
+    "body_text", "body_html", "images", "parser_version", "raw_page_id", "content_kind", "media_urls",
 )  # fmt: skip
 _CONTENT_COLS = (
     "title", "original_title", "title_norm", "body_hash", "content_key", "paragraphs", "body_text",
     "body_html", "images", "parser_version", "raw_page_id", "editor", "keywords", "stocks",
+    "content_kind", "media_urls",
 )  # fmt: skip
 # Metadata a later sighting may fill in when the stored row lacks it (an archive post has no docid/URL).
 _FILL_COLS = ("docid", "canonical_url", "media", "author", "editor", "published_at", "original_title")
@@ -170,14 +175,14 @@ def upsert_article(cur: Cursor, article: Article, *, source: str, raw_page_id: i
 # What re-tagging and re-linking read back: everything but the HTML and images they never use.
 STORED_ARTICLE_COLUMNS = (
     "article_id, docid, canonical_url, kind, title, original_title, published_at, media, author, editor, "
-    "keywords, stocks, paragraphs, body_text, parser_version"
+    "keywords, stocks, paragraphs, body_text, parser_version, content_kind, media_urls"
 )
 
 
 def article_from_row(row: Sequence[Any]) -> Article:
     """The Article of an `articles` row selected with STORED_ARTICLE_COLUMNS (body_html, images empty)."""
     (_id, docid, url, kind, title, original_title, published_at, media, author, editor,
-     keywords, stocks, paragraphs, body_text, parser_version) = row  # fmt: skip
+     keywords, stocks, paragraphs, body_text, parser_version, content_kind, media) = row  # fmt: skip
     paras = tuple(paragraphs) if paragraphs else tuple(body_text.split("\n")) if body_text else ()
     return Article(
         url=url,
@@ -195,4 +200,6 @@ def article_from_row(row: Sequence[Any]) -> Article:
         images=(),
         kind=kind,
         parser_version=parser_version,
+        content_kind=content_kind,
+        media_urls=tuple(media or ()),
     )

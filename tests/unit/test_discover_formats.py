@@ -1,4 +1,4 @@
-"""Pure pieces of discovery: JSONP, Sina's string timestamps, windows, URLs."""
+"""Pure pieces of discovery: JSONP, Sina's string timestamps, windows (URLs: test_identity.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline.discover import Window, beijing_time, load_json, roll_item_to_feed_item, strip_jsonp, unix_time
+from pipeline.discover import Window, load_json, roll_item_to_feed_item, strip_jsonp, unix_time
 from pipeline.errors import DiscoverError
-from pipeline.urls import canonicalize_url, docid_from_url
 
 
 def test_jsonp_wrappers_are_stripped() -> None:
@@ -27,10 +26,6 @@ def test_unix_seconds_as_strings() -> None:
     assert unix_time("1638241531") == datetime(2021, 11, 30, 3, 5, 31, tzinfo=UTC)
     assert unix_time(1638241531) == unix_time("1638241531")
     assert unix_time("") is None and unix_time(None) is None and unix_time("abc") is None
-
-
-def test_beijing_time_is_converted_to_utc() -> None:
-    assert beijing_time("2021-11-30 11:05:31") == datetime(2021, 11, 30, 3, 5, 31, tzinfo=UTC)
 
 
 def test_window_is_half_open() -> None:
@@ -57,16 +52,3 @@ def test_roll_item_with_empty_img_and_string_times() -> None:
     assert item.docid == "comos:kyakumx1234567" and item.item_key == item.docid
     assert item.published_at == datetime(2021, 11, 30, 3, 5, 31, tzinfo=UTC)
     assert roll_item_to_feed_item({"title": "no url", "ctime": "1"}, "roll:155:1686") is None
-
-
-def test_docid_and_canonical_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    url = "http://finance.sina.com.cn/china/2021-11-30/doc-ikyakumx1234567.shtml?from=wap#x"
-    assert docid_from_url(url) == "comos:kyakumx1234567"
-    assert docid_from_url("https://finance.sina.cn/2021-11-30/detail-ikyakumx1234567.d.html") == "comos:kyakumx1234567"
-    assert canonicalize_url(url) == "https://finance.sina.com.cn/china/2021-11-30/doc-ikyakumx1234567.shtml"
-    monkeypatch.setenv("NEWSFLOW_REPLAY_URL", "http://127.0.0.1:8765")
-    assert canonicalize_url("http://127.0.0.1:8765/finance.sina.com.cn/a/doc-ikyakumx1234567.shtml") == (
-        "https://finance.sina.com.cn/a/doc-ikyakumx1234567.shtml"
-    )
-    wrapped = "http://go.rss.sina.com.cn/redirect.php?url=http://finance.sina.com.cn/a/doc-iabcdefg1.shtml"
-    assert canonicalize_url(wrapped) == "https://finance.sina.com.cn/a/doc-iabcdefg1.shtml"

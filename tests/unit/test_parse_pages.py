@@ -126,7 +126,7 @@ def test_finance_2018_page_fields() -> None:
 
 
 def test_visible_date_wins_over_machine_time() -> None:
-    # gne_sina_sina: page shows 04:04, article:published_time says 06:52 (SINA.md §3)
+    # gne_sina_sina: page shows 04:04, article:published_time says 06:52 (docs/sina.md ("Article pages"))
     a = page("gne_sina_sina.html")
     assert a.published_at == datetime(2019, 9, 6, 20, 4, 43, tzinfo=UTC)
     assert a.parser_version == "sina.news.v2018"

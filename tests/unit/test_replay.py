@@ -6,14 +6,14 @@ import json
 import socket
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
+from pipeline.identity import BEIJING
 from pipeline.replay import FAULT_KINDS, ReplayServer, default_data_dir, manifest
 
-BEIJING = timezone(timedelta(hours=8))
 ROLL = "/api/roll/get"
 ZHIBO = "/api/zhibo/feed"
 
