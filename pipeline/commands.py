@@ -13,12 +13,12 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pipeline.errors import PipelineError
-from pipeline.terminal import Progress, json_default, say_database, summary
+from pipeline.terminal import Progress, json_default, parse_time, say_database, summary
 
 log = logging.getLogger("newsflow")
 
@@ -58,7 +58,7 @@ def ingest(args: argparse.Namespace) -> int:
     from pipeline import ingest as flow
     from pipeline.config import Settings, parse_ids, parse_pairs
 
-    until = args.until or datetime.now(UTC).replace(microsecond=0)
+    until = args.until or parse_time("now")
     if until <= args.since:
         raise UsageError(f"--until ({until.isoformat()}) must be after --since ({args.since.isoformat()})")
     settings = Settings.from_env()

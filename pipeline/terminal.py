@@ -6,6 +6,7 @@ Nothing here touches the database or the network; pipeline.commands calls these 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import re
@@ -31,6 +32,12 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 PLAIN_PROGRESS_EVERY = 10.0
 
 
+@functools.cache
+def command_started() -> datetime:
+    """The "now" of this command: one instant for all its time arguments (`--since -2h` and a default end)."""
+    return datetime.now(UTC)
+
+
 def parse_time(text: str, *, end: bool = False, now: datetime | None = None) -> datetime:
     """A time argument of `ingest` and `search`, as an aware UTC datetime.
 
@@ -40,7 +47,7 @@ def parse_time(text: str, *, end: bool = False, now: datetime | None = None) -> 
     next midnight, so `--until 2021-11-30` includes all of the 30th.
     """
     text = text.strip()
-    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    now = (now or command_started()).replace(microsecond=0)
     if text == "now":
         return now
     relative = RELATIVE_TIME.fullmatch(text)
