@@ -63,3 +63,7 @@ class LoadError(PipelineError):
 
 class MigrationError(PipelineError):
     """The migrations on disk and in the database disagree."""
+
+
+class SearchQueryError(PipelineError):
+    """The query string or a filter cannot be searched (no letters or digits, too long, bad option)."""

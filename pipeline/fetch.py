@@ -1,4 +1,17 @@
-"""All network I/O: one requests Session with timeouts, retries, a per-host rate limit and robots.txt."""
+"""All network I/O: one requests Session with timeouts, retries, a per-host rate limit and robots.txt.
+
+robots.txt is read as RFC 9309 says (by protego: the longest matching rule wins, Allow on a tie),
+with three outcomes by how it answered:
+
+* 2xx: its rules apply to our User-Agent, and its `Crawl-delay` for us, if any, is a floor under
+  `min_interval_per_host` for that host;
+* 4xx (404 mostly): there is no robots.txt, everything is allowed (RFC 9309 section 2.3.1.3);
+* unreachable (network error, timeout, 5xx after retries): everything is disallowed for now
+  (section 2.3.1.4). The request fails with a retryable FetchError, not RobotsDisallowed, and the
+  answer is not cached, so the item is tried again once robots.txt answers.
+
+A robots.txt that answered is cached per origin for ROBOTS_TTL seconds.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +20,13 @@ import logging
 import random
 import threading
 import time
-import urllib.robotparser
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from protego import Protego
 
 from pipeline.config import Settings
 from pipeline.errors import FetchError, FetchTimeout, RobotsDisallowed, UpstreamStatusError
@@ -62,47 +75,59 @@ class Fetcher:
         self.session = session or make_session(self.settings)
         self._lock = threading.Lock()
         self._next_slot: dict[str, float] = {}
-        self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser | None]] = {}
+        self._robots: dict[str, tuple[float, Protego | None]] = {}
+        self._crawl_delay: dict[str, float] = {}  # host -> the Crawl-delay its robots.txt asks of us
 
     # -- politeness -------------------------------------------------------------------------------
 
     def _wait_for_host(self, host: str) -> None:
-        """Space requests to one host by min_interval_per_host (shared by every thread)."""
+        """Space requests to one host by min_interval_per_host or its Crawl-delay, whichever is longer.
+
+        Shared by every thread of this Fetcher.
+        """
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next_slot.get(host, 0.0))
-            self._next_slot[host] = slot + self.settings.min_interval_per_host
+            interval = max(self.settings.min_interval_per_host, self._crawl_delay.get(host, 0.0))
+            self._next_slot[host] = slot + interval
         delay = slot - time.monotonic()
         if delay > 0:
             time.sleep(delay)
 
-    def _robots_for(self, url: str) -> urllib.robotparser.RobotFileParser | None:
+    def _robots_for(self, url: str) -> Protego | None:
+        """The parsed robots.txt of the URL's origin (None: there is none); see the module docstring."""
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}"
         cached = self._robots.get(origin)
         if cached and time.monotonic() - cached[0] < ROBOTS_TTL:
             return cached[1]
-        parser: urllib.robotparser.RobotFileParser | None = urllib.robotparser.RobotFileParser()
         try:
             resp = self._request("GET", origin + "/robots.txt", retries=1)
         except FetchError as exc:
-            # RFC 9309: an unreachable robots.txt means "assume disallowed" until it is reachable again.
             raise FetchError(url, f"robots.txt unreachable: {exc.reason}") from exc
-        if 400 <= resp.status_code < 500:
-            parser = None  # no robots.txt: everything allowed
-        elif resp.status_code >= 500:
+        rules: Protego | None = None
+        if resp.status_code >= 500:
             raise FetchError(url, f"robots.txt answered {resp.status_code}", status=resp.status_code)
-        else:
-            assert parser is not None
-            parser.parse(resp.text.splitlines())
-        self._robots[origin] = (time.monotonic(), parser)
-        return parser
+        if 200 <= resp.status_code < 300:
+            rules = Protego.parse(resp.text)
+            delay = rules.crawl_delay(self.settings.user_agent)
+            with self._lock:
+                if delay and delay > 0:
+                    self._crawl_delay[parts.netloc] = float(delay)
+                    # the robots.txt request itself counts: the next one waits the delay after it
+                    after_robots = time.monotonic() + float(delay)
+                    self._next_slot[parts.netloc] = max(self._next_slot.get(parts.netloc, 0.0), after_robots)
+                else:
+                    self._crawl_delay.pop(parts.netloc, None)
+        # other 4xx: no robots.txt, everything allowed (a 3xx left after requests' redirects too)
+        self._robots[origin] = (time.monotonic(), rules)
+        return rules
 
     def allowed(self, url: str) -> bool:
         if not self.settings.respect_robots:
             return True
-        parser = self._robots_for(url)
-        return parser is None or parser.can_fetch(self.settings.user_agent, url)
+        rules = self._robots_for(url)
+        return rules is None or bool(rules.can_fetch(url, self.settings.user_agent))
 
     # -- requests ---------------------------------------------------------------------------------
 
@@ -122,7 +147,9 @@ class Fetcher:
                 )
                 body = self._read_capped(resp, url)
             except requests.Timeout as exc:
-                last = FetchTimeout(url, f"timeout after {s.connect_timeout}s connect / {s.read_timeout}s read")
+                last = FetchTimeout(
+                    url, f"timeout after {s.connect_timeout}s connect / {s.read_timeout}s read"
+                )
                 last.__cause__ = exc
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 last = FetchError(url, f"connection error: {type(exc).__name__}: {exc}")

@@ -8,6 +8,7 @@ import logging
 import re
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -637,7 +638,7 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     data = args.data
     if data is not None and not (Path(data) / "manifest.json").is_file():
-        print(f"error: {data} has no manifest.json (not a replay data set)")
+        print(f"newsflow replay serve: error: {data} has no manifest.json (not a replay data set)", file=sys.stderr)
         return 2
     serve(args.host, args.port, data, args.timeshift)
     return 0

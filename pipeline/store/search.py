@@ -11,7 +11,7 @@ import psycopg2
 import psycopg2.errors
 
 from pipeline import db
-from pipeline.errors import LoadError, PipelineError
+from pipeline.errors import LoadError, PipelineError, SearchQueryError
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,6 @@ def search_articles(
     offset: int = 0,
 ) -> list[dict[str, Any]]:
     """Rows of search_articles() as dicts keyed like pipeline.search.SearchHit's fields."""
-    from pipeline.search import SearchQueryError
-
     if "\x00" in query:
         # PostgreSQL text cannot hold NUL; psycopg2 would refuse the parameter outright
         raise SearchQueryError("search query contains a NUL character")

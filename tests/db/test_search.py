@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import csv
-import io
 import json
-import sys
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -18,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline import db
+from pipeline.cli import main
 from pipeline.errors import PipelineError
 from pipeline.models import Article
 from pipeline.parse.hexo import parse_hexo_post
@@ -26,13 +24,11 @@ from pipeline.search import (
     HIGHLIGHT_START,
     HIGHLIGHT_STOP,
     SearchQueryError,
-    add_cli_arguments,
-    render_fold_sql,
-    run_cli,
     search,
     search_text,
 )
 from pipeline.store.articles import upsert_article
+from pipeline.store.fold_sql import render_fold_sql
 from pipeline.store.search import reindex
 from pipeline.textnorm import fold
 
@@ -544,35 +540,16 @@ def test_reindex_fills_rows_written_without_the_columns(corpus_url: str) -> None
     assert reindex(corpus_url, only_missing=True) == 0
 
 
-def test_cli_table_and_json(corpus_url: str) -> None:
-    parser = argparse.ArgumentParser()
-    add_cli_arguments(parser)
-    out = io.StringIO()
-    assert run_cli(parser.parse_args(["老虎肉", "--database-url", corpus_url]), out=out) == 0
-    table = out.getvalue()
-    assert "老虎肉" in table and "[老虎肉]" in table and "result(s)" in table
-    out = io.StringIO()
-    args = parser.parse_args(
-        [
-            "LPR",
-            "--json",
-            "--no-collapse",
-            "--since",
-            "2022-01-01",
-            "--until",
-            "2022-01-20",
-            "--database-url",
-            corpus_url,
-        ]
-    )
-    assert run_cli(args, out=out) == 0
-    data = json.loads(out.getvalue())
+def test_cli_table_and_json(corpus_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "老虎肉", "--database-url", corpus_url]) == 0
+    out, err = capsys.readouterr()
+    assert "老虎肉" in out and "[老虎肉]" in out and "result(s)" in out
+    assert err.startswith("newsflow: database postgresql://")
+    args = ["search", "LPR", "--json", "--no-collapse", "--since", "2022-01-01", "--until", "2022-01-20"]
+    assert main([*args, "--database-url", corpus_url]) == 0
+    data = json.loads(capsys.readouterr().out)
     assert data and all("<b>" in d["snippet"] or "LPR" not in d["snippet"] for d in data)
     assert all("2022-01-01" <= d["published_at"][:10] <= "2022-01-20" for d in data)
-    err = io.StringIO()
-    old, sys.stderr = sys.stderr, err
-    try:
-        assert run_cli(parser.parse_args(["&|!", "--database-url", corpus_url]), out=io.StringIO()) == 2
-    finally:
-        sys.stderr = old
-    assert "no letters or digits" in err.getvalue()
+    assert main(["search", "&|!", "--database-url", corpus_url]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "newsflow search: error:" in err and "no letters or digits" in err

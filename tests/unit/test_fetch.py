@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -117,3 +119,107 @@ def test_retry_after_forms() -> None:
     assert _retry_after_seconds("600", 60) == 60.0
     assert _retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", 60) == 0.0
     assert _retry_after_seconds("soon", 60) is None
+
+
+# --- robots.txt as RFC 9309 reads it, on a loopback server whose robots.txt each test writes ---------
+
+
+class _RobotsSite(ThreadingHTTPServer):
+    """Loopback site: /robots.txt answers `robots_status` with `robots`; every other path is a page."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _RobotsHandler)
+        self.robots = ""
+        self.robots_status = 200
+        self.paths: list[str] = []
+        self.times: list[float] = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _RobotsHandler(BaseHTTPRequestHandler):
+    server: _RobotsSite
+
+    def do_GET(self) -> None:
+        self.server.paths.append(self.path)
+        self.server.times.append(time.monotonic())
+        if self.path == "/robots.txt":
+            status, body, ctype = self.server.robots_status, self.server.robots.encode(), "text/plain"
+        else:
+            status, body, ctype = 200, b"<html><body><p>page</p></body></html>", "text/html; charset=utf-8"
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture()
+def site() -> Iterator[_RobotsSite]:
+    srv = _RobotsSite()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def test_robots_longest_match_wins_whatever_the_order(site: _RobotsSite) -> None:
+    # urllib's parser takes the first matching line; RFC 9309 takes the longest, Allow on a tie.
+    site.robots = "User-agent: *\nAllow: /\nDisallow: /news/\nAllow: /news/public/\n"
+    fetcher = _fetcher()
+    assert fetcher.allowed(site.base_url + "/news/public/a.html")
+    assert not fetcher.allowed(site.base_url + "/news/private.html")
+    assert fetcher.allowed(site.base_url + "/other.html")
+    with pytest.raises(RobotsDisallowed):
+        fetcher.get_page(site.base_url + "/news/private.html")
+    assert "/news/private.html" not in site.paths
+
+
+def test_robots_group_for_our_agent_is_the_one_that_applies(site: _RobotsSite) -> None:
+    site.robots = "User-agent: *\nDisallow: /\n\nUser-agent: newsflow\nDisallow: /admin/\n"
+    fetcher = _fetcher()
+    assert fetcher.allowed(site.base_url + "/news/a.html")
+    assert not fetcher.allowed(site.base_url + "/admin/x")
+    assert not _fetcher(user_agent="SomeOtherBot/1.0").allowed(site.base_url + "/news/a.html")
+
+
+def test_crawl_delay_is_a_floor_on_the_per_host_interval(site: _RobotsSite) -> None:
+    site.robots = "User-agent: *\nCrawl-delay: 0.4\n"
+    fetcher = _fetcher(min_interval_per_host=0.0)
+    for _ in range(3):
+        fetcher.get_page(site.base_url + "/a.html")
+    gaps = [b - a for a, b in zip(site.times, site.times[1:], strict=False)]
+    assert site.paths == ["/robots.txt", "/a.html", "/a.html", "/a.html"]
+    assert min(gaps) >= 0.35, gaps
+    # a longer min_interval_per_host still wins over a shorter Crawl-delay
+    site.robots = "User-agent: *\nCrawl-delay: 0.05\n"
+    site.paths.clear()
+    site.times.clear()
+    fetcher = _fetcher(min_interval_per_host=0.3)
+    for _ in range(3):
+        fetcher.get_page(site.base_url + "/a.html")
+    gaps = [b - a for a, b in zip(site.times, site.times[1:], strict=False)]
+    assert min(gaps) >= 0.25, gaps
+
+
+def test_robots_4xx_allows_everything(site: _RobotsSite) -> None:
+    site.robots_status = 404
+    site.robots = "User-agent: *\nDisallow: /\n"  # a 404's body is not a robots.txt
+    assert _fetcher().get_page(site.base_url + "/a.html").status_code == 200
+
+
+def test_robots_5xx_disallows_for_now_and_is_asked_again(site: _RobotsSite) -> None:
+    site.robots_status = 503
+    fetcher = _fetcher(retries=0)
+    with pytest.raises(FetchError, match=r"robots\.txt unreachable: HTTP 503") as caught:
+        fetcher.get_page(site.base_url + "/a.html")
+    assert not isinstance(caught.value, RobotsDisallowed) and caught.value.retryable
+    assert "/a.html" not in site.paths
+    site.robots_status = 200  # reachable again: the same fetcher asks again and goes ahead
+    assert fetcher.get_page(site.base_url + "/a.html").status_code == 200
