@@ -235,7 +235,7 @@ def _add_optional_commands(sub: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["up"]:  # the Airflow run has its own parser; hand it every argument, --help included
-        from pipeline.airflow_run import main as up
+        from pipeline.launcher.cli import main as up
 
         return up(argv[1:])
     parser = build_parser()

@@ -52,7 +52,7 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from pipeline.airflow_run import main
+    from pipeline.launcher.cli import main
 
     return main(args.rest)
 
