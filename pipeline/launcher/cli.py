@@ -118,9 +118,9 @@ def _check_port(port: int) -> None:
 def _shown(url: str) -> str:
     """A database URL fit to print: the password replaced."""
     parts = urlsplit(url)
-    if parts.password is None:
+    if not parts.password:
         return url
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    netloc = f"{parts.username}:***@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
