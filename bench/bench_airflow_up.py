@@ -2,7 +2,7 @@
 
 Starts the embedded PostgreSQL and the four components in a temporary NEWSFLOW_HOME, waits until
 they are healthy and the news DAG is unpaused, prints the seconds and each component's RSS (whole
-process group), triggers one news_ingest run against the replay server and prints its duration.
+session), triggers one news_ingest run against the replay server and prints its duration.
 
 Run: .venv/bin/python bench/bench_airflow_up.py
 """
@@ -13,8 +13,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline import db
-from pipeline.airflow_run import NEWS_DAG_ID, Stack, free_port, resolve_databases
+from meters import session_memory
+
+from pipeline.airflow_glue import NEWS_DAG_ID
+from pipeline.launcher.embedded import inspect as inspect_embedded
+from pipeline.launcher.embedded import resolve_databases, stop_server
+from pipeline.launcher.stack import Stack, free_port
 from pipeline.replay import ReplayServer
 
 
@@ -22,26 +26,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nfbench") as tmp, ReplayServer(timeshift=True) as replay:
         home = Path(tmp)
         t0 = time.monotonic()
-        news, meta = resolve_databases(home)
+        dbs = resolve_databases(home)
         t_pg = time.monotonic() - t0
         stack = Stack(
             home=home,
-            news_url=news,
-            meta_url=meta,
+            news_url=dbs.news,
+            meta_url=dbs.meta,
             port=free_port(),
             extra_env={"NEWSFLOW_REPLAY_URL": replay.base_url},
         )
         try:
             t_up = stack.up(unpause=True)
             total = time.monotonic() - t0
-            rss = stack.rss_kib()
+            rss = session_memory(stack.supervisor.pids())
             print(f"embedded PostgreSQL + databases: {t_pg:6.1f} s")
             print(f"migrate + start + ready + unpause: {t_up:6.1f} s")
             print(f"time to ready (total):           {total:6.1f} s")
             for name, kib in rss.items():
                 print(f"RSS {name:14s} {kib / 1024:7.0f} MiB")
             print(f"RSS total          {sum(rss.values()) / 1024:7.0f} MiB")
-            pss = stack.pss_kib()
+            pss = session_memory(stack.supervisor.pids(), pss=True)
             for name, kib in pss.items():
                 print(f"PSS {name:14s} {kib / 1024:7.0f} MiB")
             print(
@@ -66,11 +70,13 @@ def main() -> None:
                 print(
                     f"manual run over the last 7 days of replay data: {state} in {time.monotonic() - t1:.1f} s"
                 )
-            rss = stack.rss_kib()
+            rss = session_memory(stack.supervisor.pids())
             print(f"RSS total after a run {sum(rss.values()) / 1024:7.0f} MiB")
         finally:
             stack.stop()
-            db.stop_embedded(home / "pgdata")
+            state = inspect_embedded(home / "pgdata")
+            if state.pid is not None:
+                stop_server(home / "pgdata", state.pid)
 
 
 if __name__ == "__main__":

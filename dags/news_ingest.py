@@ -9,7 +9,9 @@ is loaded twice because every load is an upsert on a natural key (docid, canonic
   (`zhibo_ids`) and RSS URLs for the window into `feed_items`.
 * `fetch` (pool `sina_http`): fetches the pages of items not already stored into `raw_pages`;
   per-item failures go to `dead_letters` and are retried by later runs.
-* `process`: parse, dedup, tag and load into `articles` (outlet: the articles Asset).
+* `process`: parse, dedup, tag and load into `articles`. It sends an event for the Asset
+  `newsflow_articles` (through the alias `newsflow_articles_changed`) only when the run added
+  articles or new versions of changed ones, so DAGs scheduled on the Asset run for a reason.
 * `report`: writes the run's counts to `ingest_runs`; it **fails** when every item of a non-empty
   feed failed or failures exceed `max_failure_ratio` (usually a Sina layout change).
 
@@ -19,9 +21,13 @@ database is the Airflow Connection `news_db` (`AIRFLOW_CONN_NEWS_DB`).
 A run triggered by hand has no data interval: it handles the **hour before the run's
 `run_after` time** (`fallback_minutes`, default 60).
 
+Settings come from the worker's environment when a task runs (`NEWSFLOW_ROLL_PAIRS`,
+`NEWSFLOW_ZHIBO_IDS`, `NEWSFLOW_MAX_PAGES`, ...; see the README). The params `roll_pairs`,
+`zhibo_ids` and `max_pages` are empty by default and override those settings for one run only.
+
 **Backfill** (every window is a normal run; the `sina_http` pool caps requests across all of them):
 
-* UI: DAG page → *Backfill* button → date range.
+* UI: DAG page → *Trigger* → *Backfill* → date range.
 * CLI: `airflow backfill create --dag-id news_ingest --from-date 2025-01-01T00:00 --to-date 2025-01-01T06:00`
 * REST: `POST /api/v2/backfills` with `{"dag_id": "news_ingest", "from_date": ..., "to_date": ...}`.
 
@@ -35,32 +41,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
-from pipeline.config import Settings
-
-ARTICLES = Asset(name="newsflow_articles", uri="postgres://news_db/newsflow/public/articles")
-SINA_POOL = "sina_http"
-
-
-def _defaults() -> Settings:
-    # Parsing must not fail on a bad environment; the task reads it again and reports the error.
-    try:
-        return Settings.from_env()
-    except Exception:
-        return Settings()
-
-
-_DEFAULTS = _defaults()
-
-
-def _news_db_url() -> str:
-    """The news database as a psycopg2 URL, from the Airflow Connection `news_db`."""
-    from airflow.sdk import BaseHook
-
-    from pipeline.airflow_run import psycopg2_url
-
-    return psycopg2_url(BaseHook.get_connection("news_db").get_uri())
+from pipeline.airflow_glue import NEWS_DAG_ID, POOL_NAME, announce_changes, articles_changed, news_db_url
 
 
 def _window() -> Any:
@@ -81,18 +64,20 @@ def _window() -> Any:
 
 
 def _settings() -> Any:
+    """The worker's settings, read now (not when the file was parsed), with this run's overrides."""
     import dataclasses
 
     from pipeline.config import Settings, parse_pairs
 
     params = get_current_context()["params"]
-    zhibo = tuple(int(x) for x in str(params["zhibo_ids"] or "").split(",") if x.strip())
-    return dataclasses.replace(
-        Settings.from_env(),
-        roll_pairs=parse_pairs(str(params["roll_pairs"] or "")),
-        zhibo_ids=zhibo,
-        max_pages=int(params["max_pages"]),
-    )
+    overrides: dict[str, Any] = {}
+    if params.get("roll_pairs") is not None:
+        overrides["roll_pairs"] = parse_pairs(str(params["roll_pairs"]))
+    if params.get("zhibo_ids") is not None:
+        overrides["zhibo_ids"] = tuple(int(x) for x in str(params["zhibo_ids"]).split(",") if x.strip())
+    if params.get("max_pages") is not None:
+        overrides["max_pages"] = int(params["max_pages"])
+    return dataclasses.replace(Settings.from_env(), **overrides)
 
 
 def _run_key() -> str:
@@ -101,7 +86,8 @@ def _run_key() -> str:
 
 
 @dag(
-    dag_id="news_ingest",
+    dag_id=NEWS_DAG_ID,
+    description="Sina Finance news into PostgreSQL: one 10-minute window per run, backfills by window",
     schedule=CronDataIntervalTimetable("*/10 * * * *", timezone="UTC"),
     # Early on purpose: Airflow creates no task for a window before the start date, and backfills
     # (and the replay data set, 2018-2022) reach that far; catchup=False keeps the scheduler at now.
@@ -118,22 +104,24 @@ def _run_key() -> str:
         "execution_timeout": timedelta(minutes=30),
     },
     params={
+        # None: the worker's setting (NEWSFLOW_ROLL_PAIRS, ...) when the task runs.
         "roll_pairs": Param(
-            ",".join(f"{p}:{lid}" for p, lid in _DEFAULTS.roll_pairs),
-            type="string",
-            description="Roll API pageid:lid pairs, comma-separated (e.g. 155:1686,155:1687).",
+            None,
+            type=["null", "string"],
+            description="Roll API pageid:lid pairs, comma-separated (e.g. 155:1686,155:1687); "
+            "empty: NEWSFLOW_ROLL_PAIRS or the package default.",
         ),
         "zhibo_ids": Param(
-            ",".join(str(z) for z in _DEFAULTS.zhibo_ids),
-            type="string",
-            description="7x24 feed ids, comma-separated; empty for none.",
+            None,
+            type=["null", "string"],
+            description='7x24 feed ids, comma-separated, "" for none; empty: NEWSFLOW_ZHIBO_IDS or the default.',
         ),
         "max_pages": Param(
-            _DEFAULTS.max_pages,
-            type="integer",
+            None,
+            type=["null", "integer"],
             minimum=1,
             maximum=500,
-            description="How many roll API pages to read back per pair.",
+            description="Roll API pages to read back per pair; empty: NEWSFLOW_MAX_PAGES or the default.",
         ),
         "overlap_minutes": Param(
             5,
@@ -161,28 +149,29 @@ def _run_key() -> str:
     doc_md=__doc__,
 )
 def news_ingest() -> None:
-    @task(pool=SINA_POOL)
+    @task(pool=POOL_NAME)
     def discover() -> dict[str, int]:
         from pipeline import ingest
 
-        url = _news_db_url()
+        url = news_db_url()
         window = _window()
         run_id = ingest.begin_run(_run_key(), "ingest", window, url=url)
         found = ingest.discover(run_id, window, settings=_settings(), url=url)
         return {"run_id": run_id, "discovered": found}
 
-    @task(pool=SINA_POOL)
+    @task(pool=POOL_NAME)
     def fetch(started: dict[str, int]) -> dict[str, int]:
         from pipeline import ingest
 
-        counts = ingest.fetch(started["run_id"], _window(), settings=_settings(), url=_news_db_url())
+        counts = ingest.fetch(started["run_id"], _window(), settings=_settings(), url=news_db_url())
         return {"run_id": started["run_id"], **counts}
 
-    @task(outlets=[ARTICLES])
+    @task(outlets=[articles_changed()])
     def process(fetched: dict[str, int]) -> dict[str, int]:
         from pipeline import ingest
 
-        counts = ingest.process(fetched["run_id"], _window(), url=_news_db_url())
+        counts = ingest.process(fetched["run_id"], _window(), url=news_db_url())
+        announce_changes(get_current_context()["outlet_events"], counts)
         return {"run_id": fetched["run_id"], **counts}
 
     @task
@@ -191,7 +180,7 @@ def news_ingest() -> None:
 
         ratio = float(get_current_context()["params"]["max_failure_ratio"])
         # finish_run raises PipelineError when the run did not do its job: the task, and the run, fail.
-        return ingest.finish_run(processed["run_id"], url=_news_db_url(), max_failure_ratio=ratio)
+        return ingest.finish_run(processed["run_id"], url=news_db_url(), max_failure_ratio=ratio)
 
     report(process(fetch(discover())))
 

@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((i for i, arg in enumerate(argv) if arg not in GLOBAL_FLAGS), len(argv))
     if argv[first : first + 1] == ["up"]:  # the launcher has its own parser: every argument, --help too
-        from pipeline.airflow_run import main as up
+        from pipeline.launcher.cli import main as up
 
         return up(argv[first + 1 :])
     parser = build_parser()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import db
-from pipeline.airflow_run import sqlalchemy_url
+from pipeline.airflow_glue import sqlalchemy_url
 
 from ..helpers import drop_database
 

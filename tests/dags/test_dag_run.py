@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.airflow_glue import ARTICLES_ASSET_NAME, psycopg2_url
 from pipeline.replay import ReplayServer
 
+from ..conftest import FIXTURES
 from ..helpers import query_rows
 from .conftest import DAGS
 
@@ -56,6 +59,17 @@ def news_dag(airflow_home: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -
     return bag.dags["news_ingest"]
 
 
+def _articles_events() -> list[tuple[Any, ...]]:
+    """The articles Asset's events in the Airflow metadata database: (dag_id, run_id, extra)."""
+    meta = psycopg2_url(os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    return query_rows(
+        meta,
+        "SELECT e.source_dag_id, e.source_run_id, e.extra::text FROM asset_event e "
+        "JOIN asset a ON a.id = e.asset_id WHERE a.name = %s ORDER BY e.id",
+        (ARTICLES_ASSET_NAME,),
+    )
+
+
 def _expected(replay: ReplayServer) -> tuple[set[str], int]:
     start, end = (int(t.timestamp()) for t in WINDOW)
     docids = {a["docid"] for a in replay.manifest() if start <= a["ctime"] < end}
@@ -68,6 +82,7 @@ def test_news_dag_loads_its_window_and_a_rerun_changes_nothing(
 ) -> None:
     docids, flashes = _expected(replay)
     assert len(docids) == 2 and flashes == 1  # the window was chosen for this; see WINDOW
+    events_before = _articles_events()
 
     run = news_dag.test(logical_date=LOGICAL, run_conf={"overlap_minutes": OVERLAP})
     assert run.state == "success"
@@ -79,10 +94,18 @@ def test_news_dag_loads_its_window_and_a_rerun_changes_nothing(
     pages_fetched = sum(1 for r in replay.request_log() if r["path"].endswith(".shtml"))
     assert pages_fetched == len(docids)
 
+    # one Asset event for the run that loaded articles, saying how many
+    new_events = _articles_events()[len(events_before) :]
+    assert [(dag_id, run_id) for dag_id, run_id, _ in new_events] == [("news_ingest", run.run_id)]
+    assert f'"loaded": {len(docids) + flashes}' in new_events[0][2]
+
     before = _snapshot(db_url)
+    events = _articles_events()
     again = news_dag.test(logical_date=LOGICAL, run_conf={"overlap_minutes": OVERLAP})
     assert again.state == "success"
     assert _snapshot(db_url) == before
+    # nothing changed, so nothing is announced to DAGs scheduled on the Asset
+    assert _articles_events() == events
     # stored pages are not fetched again
     assert sum(1 for r in replay.request_log() if r["path"].endswith(".shtml")) == pages_fetched
 
@@ -97,3 +120,61 @@ def test_a_run_without_data_interval_takes_the_documented_fallback_window(
     # the hour before run_after, widened by the default 5-minute overlap
     assert end == run.run_after
     assert end - start == timedelta(minutes=60 + 5)
+
+
+def test_settings_are_read_by_the_worker_when_the_task_runs(
+    news_dag: Any, db_url: str, replay: ReplayServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DAG was parsed above with the 7x24 feed on; the worker's environment now turns it off."""
+    docids, flashes = _expected(replay)
+    assert flashes == 1
+    monkeypatch.setenv("NEWSFLOW_ZHIBO_IDS", "")
+    run = news_dag.test(logical_date=LOGICAL, run_conf={"overlap_minutes": OVERLAP})
+    assert run.state == "success"
+    assert query_rows(db_url, "SELECT count(*) FROM articles WHERE kind = 'zhibo_flash'") == [(0,)]
+    assert {r[0] for r in query_rows(db_url, "SELECT docid FROM articles WHERE kind = 'sina_page'")} == docids
+    # a param given for one run overrides the worker's setting
+    again = news_dag.test(
+        logical_date=LOGICAL, run_conf={"overlap_minutes": OVERLAP, "zhibo_ids": "152"}
+    )
+    assert again.state == "success"
+    assert query_rows(db_url, "SELECT count(*) FROM articles WHERE kind = 'zhibo_flash'") == [(flashes,)]
+
+
+@pytest.fixture()
+def archive_dag(airflow_home: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("AIRFLOW_CONN_NEWS_DB", db_url)
+    monkeypatch.delenv("NEWSFLOW_DATABASE_URL")
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS / "archive_import.py"))
+    assert bag.import_errors == {}
+    return bag.dags["archive_import"]
+
+
+def test_archive_import_without_a_path_fails_and_loads_nothing(archive_dag: Any, db_url: str) -> None:
+    run = archive_dag.test()
+    assert run.state == "failed"
+    [ti] = run.get_task_instances()
+    assert ti.try_number == 1  # failed for good: a retry cannot supply the folder
+    assert query_rows(db_url, "SELECT count(*) FROM articles") == [(0,)]
+    assert query_rows(db_url, "SELECT count(*) FROM ingest_runs") == [(0,)]
+
+    run = archive_dag.test(run_conf={"path": str(FIXTURES / "no such folder")})
+    assert run.state == "failed"
+    assert query_rows(db_url, "SELECT count(*) FROM ingest_runs") == [(0,)]
+
+
+def test_archive_import_announces_only_what_it_loaded(archive_dag: Any, db_url: str) -> None:
+    events = _articles_events()
+    run = archive_dag.test(run_conf={"path": str(FIXTURES / "hexo_posts")})
+    assert run.state == "success"
+    [(loaded,)] = query_rows(db_url, "SELECT count(*) FROM articles")
+    assert loaded > 0
+    assert [r[:2] for r in _articles_events()[len(events) :]] == [("archive_import", run.run_id)]
+
+    events = _articles_events()
+    again = archive_dag.test(run_conf={"path": str(FIXTURES / "hexo_posts")})
+    assert again.state == "success"
+    assert query_rows(db_url, "SELECT count(*) FROM articles") == [(loaded,)]
+    assert _articles_events() == events

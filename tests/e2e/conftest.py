@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import db
-from pipeline.airflow_run import Stack, free_port
+from pipeline.launcher.stack import Stack, free_port
 from pipeline.replay import ReplayServer
 
 from ..helpers import drop_database

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from pipeline.airflow_run import NEWS_DAG_ID, POOL_NAME, Stack
+from pipeline.airflow_glue import NEWS_DAG_ID, POOL_NAME
+from pipeline.launcher.stack import Stack
 from pipeline.replay import ReplayServer
 
 from ..helpers import query_rows

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import psycopg2
 
-from pipeline import airflow_run, db
+from pipeline import db
+from pipeline.launcher import stack as airflow_stack
 from pipeline.replay import ReplayServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +86,7 @@ def test_embedded_postgres_has_no_tcp_listener(tmp_path: Path) -> None:
         db.stop_embedded(pgdata)
 
 
-class _RecordingStack(airflow_run.Stack):
+class _RecordingStack(airflow_stack.Stack):
     """The real Stack, with children recorded instead of started (Airflow is not started here)."""
 
     def _spawn(self, name: str, argv: Sequence[str]) -> subprocess.Popen[bytes]:
@@ -122,8 +123,8 @@ def test_airflow_stack_config_is_loopback_with_log_servers_off(tmp_path: Path) -
 
 
 def test_airflow_login_is_generated_per_install(tmp_path: Path) -> None:
-    first = airflow_run.Stack(home=tmp_path / "a", news_url="postgresql://x@/n", meta_url="postgresql://x@/m")
-    second = airflow_run.Stack(
+    first = airflow_stack.Stack(home=tmp_path / "a", news_url="postgresql://x@/n", meta_url="postgresql://x@/m")
+    second = airflow_stack.Stack(
         home=tmp_path / "b", news_url="postgresql://x@/n", meta_url="postgresql://x@/m"
     )
     first.env()
