@@ -54,13 +54,13 @@ def archive_import() -> None:
     def import_posts() -> dict[str, int]:
         from airflow.sdk import BaseHook
 
-        from pipeline import ingest
+        from pipeline import flow
         from pipeline.airflow_run import psycopg2_url
 
         ctx = get_current_context()
         directory = Path(str(ctx["params"]["path"]))
         url = psycopg2_url(BaseHook.get_connection("news_db").get_uri())
-        return ingest.import_archive(directory, url=url, run_key=f"{ctx['dag'].dag_id}/{ctx['run_id']}")
+        return flow.import_archive(directory, url=url, run_key=f"{ctx['dag'].dag_id}/{ctx['run_id']}")
 
     import_posts()
 

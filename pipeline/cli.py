@@ -77,7 +77,7 @@ def migrate_quietly() -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from pipeline import ingest
+    from pipeline import flow
     from pipeline.config import Settings, parse_pairs
 
     settings = Settings.from_env()
@@ -89,18 +89,18 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, zhibo_ids=tuple(int(x) for x in args.zhibo.split(",") if x))
     if args.rss:
         settings = dataclasses.replace(settings, rss_urls=tuple(args.rss))
-    window = ingest.Window(args.since, args.until)
+    window = flow.Window(args.since, args.until)
     migrate_quietly()
-    counts = ingest.ingest_window(window, settings)
+    counts = flow.ingest_window(window, settings)
     print(f"ingest {args.since.isoformat()} .. {args.until.isoformat()}: {_summary(counts)}")
     return 0
 
 
 def cmd_import_archive(args: argparse.Namespace) -> int:
-    from pipeline import ingest
+    from pipeline import flow
 
     migrate_quietly()
-    counts = ingest.import_archive(Path(args.directory), progress=_progress("import"))
+    counts = flow.import_archive(Path(args.directory), progress=_progress("import"))
     print(f"import-archive {args.directory}: {_summary(counts)}")
     return 0
 
@@ -153,10 +153,10 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_reparse(args: argparse.Namespace) -> int:
-    from pipeline import ingest
+    from pipeline import flow
 
     migrate_quietly()
-    counts = ingest.reparse(progress=_progress("reparse"))
+    counts = flow.reparse(progress=_progress("reparse"))
     print(f"reparse: {_summary(counts)}")
     return 0
 

@@ -8,7 +8,7 @@ from typing import Any
 
 def _retag(args: argparse.Namespace) -> int:
     from pipeline.cli import migrate_quietly
-    from pipeline.store.tags import retag_all
+    from pipeline.flow import retag_all
     from pipeline.tag import TAGGER_VERSION
 
     migrate_quietly()
@@ -19,13 +19,13 @@ def _retag(args: argparse.Namespace) -> int:
 
 def _dedup(args: argparse.Namespace) -> int:
     from pipeline.cli import migrate_quietly
-    from pipeline.store.dedup import rebuild
+    from pipeline.flow import rebuild_dedup
 
     if not args.rebuild:
         print("nothing to do: use --rebuild to recompute signatures and story clusters")
         return 2
     migrate_quietly()
-    counts = rebuild()
+    counts = rebuild_dedup()
     print("dedup --rebuild: " + " ".join(f"{k}={v}" for k, v in counts.items()))
     return 0
 
