@@ -292,14 +292,36 @@ def _record_fetch(
     counts["fetched"] += 1
 
 
+def _end_fetch(
+    cur: Cursor, run_id: int, owner: str, leased: tuple[dict[str, Any], datetime, RawPage | FetchError],
+    counts: dict[str, int],
+) -> None:
+    """Record a fetched item's result, if its lease is still ours (else another worker has taken it over)."""
+    row, claimed_at, outcome = leased
+    if not item_store.end_lease(cur, row["feed_item_id"], owner, claimed_at):
+        log.warning("lease on %s ran out and another worker took it over: result dropped", row["url"])
+        counts["lost_lease"] += 1
+        return
+    _record_fetch(cur, run_id, row, outcome, counts)
+
+
 def _fetch_claimed(
     conn: psycopg2.extensions.connection, run_id: int, claim: Claim, fetcher: Fetcher | None, lease: float
 ) -> dict[str, int]:
+    """Items one at a time: claim (and lease) in a transaction, fetch outside it, record in the next one.
+
+    The result of one request is recorded in the transaction that claims the next item, so a page
+    costs one commit, as when the request ran inside the transaction, and none is open meanwhile.
+    """
     counts = {"fetched": 0, "skipped": 0, "failed": 0, "refailed": 0, "lost_lease": 0}
     owner = f"run {run_id} {socket.gethostname()}:{os.getpid()} {uuid.uuid4().hex[:8]}"
     tried: set[int] = set()
+    done: tuple[dict[str, Any], datetime, RawPage | FetchError] | None = None
     while True:
         with db.transaction(conn) as cur:
+            if done is not None:
+                _end_fetch(cur, run_id, owner, done, counts)
+                done = None
             rows = claim(cur, 1, tried)
             if not rows:
                 break
@@ -335,12 +357,7 @@ def _fetch_claimed(
             fetched: RawPage | FetchError = fetcher.get_page(row["url"], row["kind"])
         except FetchError as exc:
             fetched = exc
-        with db.transaction(conn) as cur:
-            if not item_store.end_lease(cur, fid, owner, claimed_at):
-                log.warning("lease on %s ran out and another worker took it over: result dropped", row["url"])
-                counts["lost_lease"] += 1
-                continue
-            _record_fetch(cur, run_id, row, fetched, counts)
+        done = (row, claimed_at, fetched)
     return counts
 
 
