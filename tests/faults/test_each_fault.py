@@ -231,8 +231,12 @@ def test_unknown_layout_bytes_are_kept_for_reparse(
     assert len(kept) == 1 and b"nf-2030-layout" in bytes(kept[0][0])
     # reparse works from the stored bytes alone: still the unknown layout, still a dead letter, no request
     before = len(replay.request_log())
-    flow.reparse(db_url)
+    pages = rows(db_url, "SELECT count(*) FROM raw_pages")[0][0]
+    reparsed = flow.reparse(db_url)
     assert len(replay.request_log()) == before
+    # the run row counts the page that failed as failed, not as parsed
+    assert (reparsed["parsed"], reparsed["failed"]) == (pages - 1, 1)
+    assert rows(db_url, "SELECT parsed, failed FROM ingest_runs WHERE kind = 'reparse'") == [(pages - 1, 1)]
     assert [(stage, cls) for _, _, stage, cls, _ in open_dead_letters(db_url)] == [("parse", "ParseError")]
     replay.clear_faults()
     flow.ingest_window(LATER, settings, db_url)
