@@ -4,7 +4,7 @@ bench_dedup_scale.py grows the corpus through the real loader path, which takes 
 reach 1M on 2 cores. Here the first N articles (same generator: fixture vocabulary and lengths,
 ~10% re-reports) get their real signatures and bucket rows computed in worker processes and
 COPYed in, indexes built after; then the last `--window` articles go through the real path
-(`lock_articles` + `link_article`, batches of 100) and that is what is timed. The lookup cost
+(`lock_batch` + `link_story`, batches of 100) and that is what is timed. The lookup cost
 depends on the bucket table's size and per-bucket fan-out, which the prefill reproduces.
 
     .venv/bin/python bench/bench_dedup_bulk.py [--size 1000000] [--window 2000]
@@ -29,8 +29,8 @@ from bench_dedup_scale import BATCH, Generator, _open_server, _sizes
 from psycopg2.extras import execute_values
 
 from pipeline import db, dedup, textnorm
+from pipeline.flow import link_story, lock_batch
 from pipeline.models import Article
-from pipeline.store.dedup import link_article, lock_articles
 
 START = datetime(2021, 6, 1, tzinfo=UTC)
 CHUNK = 5000
@@ -133,9 +133,9 @@ def measure(url: str, size: int, window: int) -> list[float]:
                 fetch=True,
             )
             t0 = time.perf_counter()
-            lock_articles(cur, batch)
+            lock_batch(cur, batch)
             for a, (article_id,) in zip(batch, ids, strict=True):
-                link_article(cur, article_id, a)
+                link_story(cur, article_id, a)
             per_article.extend([(time.perf_counter() - t0) * 1000 / len(batch)] * len(batch))
     conn.close()
     return per_article

@@ -1,4 +1,4 @@
-"""Dedup cost per article as the corpus grows: synthetic articles with planted duplicates, through link_article.
+"""Dedup cost per article as the corpus grows: synthetic articles with planted duplicates, through link_story.
 
 Run: .venv/bin/python bench/bench_dedup_scale.py            (10k and 100k, a few minutes)
      .venv/bin/python bench/bench_dedup_scale.py --full     (adds 1M; about an hour on 2 cores)
@@ -36,8 +36,8 @@ from _result import emit
 from psycopg2.extras import execute_values
 
 from pipeline import db, dedup, textnorm
+from pipeline.flow import link_story, lock_batch
 from pipeline.models import Article
-from pipeline.store.dedup import link_article, lock_articles
 
 _CORPUS = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "dedup_pairs" / "corpus.py"
 _spec = importlib.util.spec_from_file_location("dedup_corpus", _CORPUS)
@@ -189,7 +189,7 @@ def main() -> None:
     conn = db.connect(url)
     print(
         f"dedup {dedup.DEDUP_VERSION}; sizes {sizes}; batch {BATCH} per transaction; "
-        f"timing = lock_articles + link_article; search trigger and GIN index "
+        f"timing = lock_batch + link_story; search trigger and GIN index "
         f"{'kept' if args.with_search_index else 'dropped (not what is measured)'}"
     )
     planted: list[Planted] = []
@@ -256,11 +256,11 @@ def main() -> None:
                         fetch=True,
                     )
                     t0 = time.perf_counter()
-                    lock_articles(cur, [a for a, _ in batch])
+                    lock_batch(cur, [a for a, _ in batch])
                     links = []
                     for (a, _), (article_id,) in zip(batch, new_ids, strict=True):
                         t1 = time.perf_counter()
-                        links.append(link_article(cur, article_id, a))
+                        links.append(link_story(cur, article_id, a))
                         per_article_ms.append((time.perf_counter() - t1) * 1000)
                     lock_ms = (time.perf_counter() - t0) * 1000 - sum(per_article_ms[-len(batch) :])
                     for i in range(len(batch)):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from _result import emit
 
-from pipeline import db, ingest
+from pipeline import db, flow
 from pipeline.config import Settings
 from pipeline.replay import ReplayServer, default_data_dir
 
@@ -65,7 +65,7 @@ def main() -> int:
         db.ensure_database(admin, name)
         url = db.with_database(admin, name)
         db.migrate(url)
-        window = ingest.Window(datetime(2015, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC))
+        window = flow.Window(datetime(2015, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, tzinfo=UTC))
         with ReplayServer(tmpdir / "data") as srv:
             os.environ["NEWSFLOW_REPLAY_URL"] = srv.base_url
             settings = dataclasses.replace(
@@ -73,9 +73,9 @@ def main() -> int:
                 zhibo_ids=(152,), page_size=100, max_pages=1000, min_interval_per_host=0.0,
             )  # fmt: skip
             t0 = time.perf_counter()
-            first = ingest.ingest_window(window, settings, url)
+            first = flow.ingest_window(window, settings, url)
             t1 = time.perf_counter()
-            second = ingest.ingest_window(window, settings, url)
+            second = flow.ingest_window(window, settings, url)
             t2 = time.perf_counter()
         conn = db.connect(url)
         with conn.cursor() as cur:

@@ -57,7 +57,7 @@ def archive_import() -> None:
     def import_posts() -> dict[str, int]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from pipeline import ingest
+        from pipeline import flow
 
         ctx = get_current_context()
         raw = ctx["params"].get("path")
@@ -72,7 +72,7 @@ def archive_import() -> None:
             raise AirflowFailException(
                 f'archive_import: param "path" {str(directory)!r} is not a folder on this worker'
             )
-        counts = ingest.import_archive(
+        counts = flow.import_archive(
             directory, url=news_db_url(), run_key=f"{ctx['dag'].dag_id}/{ctx['run_id']}"
         )
         announce_changes(ctx["outlet_events"], counts)

@@ -48,7 +48,7 @@ from pipeline.airflow_glue import NEWS_DAG_ID, POOL_NAME, announce_changes, arti
 
 def _window() -> Any:
     """The run's window: its data interval widened by the overlap, or the fallback for manual runs."""
-    from pipeline.ingest import Window
+    from pipeline.flow import Window
 
     ctx = get_current_context()
     params = ctx["params"]
@@ -151,36 +151,36 @@ def _run_key() -> str:
 def news_ingest() -> None:
     @task(pool=POOL_NAME)
     def discover() -> dict[str, int]:
-        from pipeline import ingest
+        from pipeline import flow
 
         url = news_db_url()
         window = _window()
-        run_id = ingest.begin_run(_run_key(), "ingest", window, url=url)
-        found = ingest.discover(run_id, window, settings=_settings(), url=url)
+        run_id = flow.begin_run(_run_key(), "ingest", window, url=url)
+        found = flow.discover(run_id, window, settings=_settings(), url=url)
         return {"run_id": run_id, "discovered": found}
 
     @task(pool=POOL_NAME)
     def fetch(started: dict[str, int]) -> dict[str, int]:
-        from pipeline import ingest
+        from pipeline import flow
 
-        counts = ingest.fetch(started["run_id"], _window(), settings=_settings(), url=news_db_url())
+        counts = flow.fetch(started["run_id"], _window(), settings=_settings(), url=news_db_url())
         return {"run_id": started["run_id"], **counts}
 
     @task(outlets=[articles_changed()])
     def process(fetched: dict[str, int]) -> dict[str, int]:
-        from pipeline import ingest
+        from pipeline import flow
 
-        counts = ingest.process(fetched["run_id"], _window(), url=news_db_url())
+        counts = flow.process(fetched["run_id"], _window(), url=news_db_url())
         announce_changes(get_current_context()["outlet_events"], counts)
         return {"run_id": fetched["run_id"], **counts}
 
     @task
     def report(processed: dict[str, int]) -> dict[str, int]:
-        from pipeline import ingest
+        from pipeline import flow
 
         ratio = float(get_current_context()["params"]["max_failure_ratio"])
         # finish_run raises PipelineError when the run did not do its job: the task, and the run, fail.
-        return ingest.finish_run(processed["run_id"], url=news_db_url(), max_failure_ratio=ratio)
+        return flow.finish_run(processed["run_id"], url=news_db_url(), max_failure_ratio=ratio)
 
     report(process(fetch(discover())))
 

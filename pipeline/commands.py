@@ -55,7 +55,7 @@ def _existing_dir(path: str) -> Path:
 
 
 def ingest(args: argparse.Namespace) -> int:
-    from pipeline import ingest as flow
+    from pipeline import flow
     from pipeline.config import Settings, parse_ids, parse_pairs
 
     until = args.until or parse_time("now")
@@ -77,7 +77,7 @@ def ingest(args: argparse.Namespace) -> int:
 
 
 def import_archive(args: argparse.Namespace) -> int:
-    from pipeline import ingest as flow
+    from pipeline import flow
 
     folder = _existing_dir(args.directory)  # before a database server is started for nothing
     url = open_database()
@@ -88,7 +88,7 @@ def import_archive(args: argparse.Namespace) -> int:
 
 
 def reparse(args: argparse.Namespace) -> int:
-    from pipeline import ingest as flow
+    from pipeline import flow
 
     url = open_database()
     with Progress("reparse") as progress:
@@ -98,20 +98,20 @@ def reparse(args: argparse.Namespace) -> int:
 
 
 def retag(args: argparse.Namespace) -> int:
-    from pipeline.store.tags import retag_all
+    from pipeline import flow
     from pipeline.tag import TAGGER_VERSION
 
-    counts = retag_all(open_database())
+    counts = flow.retag_all(open_database())
     print(f"retag ({TAGGER_VERSION}): {summary(counts)}")
     return 0
 
 
 def dedup(args: argparse.Namespace) -> int:
-    from pipeline.store.dedup import rebuild
+    from pipeline import flow
 
     if not args.rebuild:
         raise UsageError("nothing to do: use --rebuild to recompute signatures and story clusters")
-    counts = rebuild(open_database())
+    counts = flow.rebuild_dedup(open_database())
     print(f"dedup --rebuild: {summary(counts)}")
     return 0
 

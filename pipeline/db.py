@@ -13,7 +13,6 @@ from typing import Any
 
 import psycopg2
 import psycopg2.extensions
-import psycopg2.extras
 
 from pipeline.config import project_home
 from pipeline.errors import ConfigError, MigrationError
@@ -131,10 +130,6 @@ def transaction(conn: psycopg2.extensions.connection) -> Iterator[psycopg2.exten
     except BaseException:
         conn.rollback()
         raise
-
-
-def dict_cursor(conn: psycopg2.extensions.connection) -> Any:
-    return conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
 
 
 # --- migrations -----------------------------------------------------------------------------------

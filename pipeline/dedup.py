@@ -1,6 +1,8 @@
 """Near-duplicate detection: character shingles, MinHash signatures with LSH band keys, and verdicts.
 
-Pure: no database, no network. `pipeline.store.dedup` stores the band keys and calls `compare`.
+Pure: no database, no network. `decide` judges an article against the candidates that
+`pipeline.store.dedup` read for it (articles sharing a bucket key); `pipeline.flow` hands the verdict
+back to storage, which writes the link and the article's bucket keys.
 
 How two articles are judged (thresholds chosen on tests/fixtures/dedup_pairs, see bench/bench_dedup_quality.py):
 
@@ -226,6 +228,76 @@ def _overlap(a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64]) -> tuple[floa
     inter = len(np.intersect1d(a, b, assume_unique=True))
     union = len(a) + len(b) - inter
     return inter / union, inter / min(len(a), len(b))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A stored article that shares a bucket key with the one being linked, as storage read it."""
+
+    article_id: int
+    title: str
+    body_text: str
+    published_at: datetime | None
+    story_id: int  # its story (its own id when it heads one)
+
+
+@dataclass(frozen=True)
+class DedupLink:
+    """The decision for one article: which story it joins and why."""
+
+    article_id: int
+    story_id: int
+    duplicate_of: int | None  # first-seen article of the story; None when this article is that one
+    verdict: str  # "original" | "exact" | "near"
+    score: float
+    matched_article_id: int | None  # the member whose text decided the verdict
+    candidates: int  # how many candidates were verified
+    reason: str
+
+
+def best_match(
+    published_at: datetime | None, title: str, body_text: str, candidates: list[Candidate]
+) -> tuple[Candidate, Verdict] | None:
+    """The candidate of the same story: an exact copy first, then the highest score, then the oldest story."""
+    best: tuple[Candidate, Verdict] | None = None
+    for cand in candidates:
+        if not within_story_window(published_at, cand.published_at):
+            continue
+        verdict = compare(title, body_text, cand.title, cand.body_text)
+        if verdict.verdict == "different":
+            continue
+        rank = (verdict.verdict == "exact", verdict.score, -cand.story_id)
+        if best is None or rank > (best[1].verdict == "exact", best[1].score, -best[0].story_id):
+            best = (cand, verdict)
+    return best
+
+
+def decide(
+    article_id: int,
+    published_at: datetime | None,
+    title: str,
+    body_text: str,
+    candidates: list[Candidate],
+    *,
+    heads_a_story: bool,
+) -> DedupLink:
+    """Which story the article belongs to, given its candidates and whether other articles already point at it."""
+    match = best_match(published_at, title, body_text, candidates)
+    if match is None or heads_a_story or match[0].story_id == article_id:
+        # Members already point at this article: it stays their story's first article.
+        reason = "no candidate of the same story" if match is None else "heads its story"
+        return DedupLink(article_id, article_id, None, "original", 0.0, None, len(candidates), reason)
+    cand, verdict = match
+    return DedupLink(
+        article_id,
+        cand.story_id,
+        cand.story_id,
+        verdict.verdict,
+        verdict.score,
+        cand.article_id,
+        len(candidates),
+        verdict.reason,
+    )
 
 
 def compare(a_title: str, a_body: str, b_title: str, b_body: str) -> Verdict:

@@ -1,4 +1,10 @@
-"""Discover: list the feed items of a window [start, end) from Sina's roll API, the 7x24 feed, RSS, or Hexo posts."""
+"""Sources: the roll API pairs, the 7x24 feeds, RSS/Atom feeds and Hexo folders, each listing its items for a range.
+
+A source is an object with a `name` (the `feed_items.source` of what it lists, built here once) and
+`list_items(since, until)`, which pages newest-first through the feed until it passes `since`
+(one paging loop, `PagedSource.list_items`, for every paged feed). Adding a source: a `PagedSource`
+subclass that turns one page into feed items, and a line in `configured_sources` / `source_named`.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,12 @@ import json
 import logging
 import re
 import xml.sax
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Protocol, TypedDict
 
 from pipeline.errors import DiscoverError, FetchError
 from pipeline.fetch import Fetcher
@@ -75,6 +82,30 @@ class DiscoverResult:
     truncated: list[str]  # sources whose page limit was hit while still inside the window
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What a source listed for a range: its items there, and whether the page limit cut it short."""
+
+    items: list[FeedItem]
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a feed: its items as listed (newest first), and whether it is the feed's last page."""
+
+    items: list[FeedItem]
+    last: bool
+
+
+class Source(Protocol):
+    name: str
+
+    def list_items(self, since: datetime, until: datetime) -> Listing:
+        """The items published in [since, until); raises DiscoverError when the feed cannot be read."""
+        ...
+
+
 def strip_jsonp(text: str) -> str:
     """Plain JSON passes through; `cb({...})` and `try{cb({...});}catch(e){};` lose their wrapper."""
     stripped = text.strip()
@@ -105,11 +136,46 @@ def unix_time(value: Any) -> datetime | None:
         return None
 
 
+# --- the paging loop ------------------------------------------------------------------------------
+
+
+class PagedSource(ABC):
+    """A feed read page by page, newest first: page 1 holds the latest items."""
+
+    name: str
+
+    def __init__(self, fetcher: Fetcher, name: str) -> None:
+        self.fetcher = fetcher
+        self.name = name
+
+    @abstractmethod
+    def read_page(self, page: int) -> Page:
+        """Fetch and convert page `page` (1-based); raises DiscoverError naming the page when it is unusable."""
+
+    def list_items(self, since: datetime, until: datetime) -> Listing:
+        """Page back until a page reaches past `since`, the feed ends, or the page limit (then truncated)."""
+        found: dict[str, FeedItem] = {}
+        for number in range(1, self.fetcher.settings.max_pages + 1):
+            page = self.read_page(number)
+            oldest: datetime | None = None
+            for item in page.items:
+                assert item.published_at is not None  # read_page drops items without a time
+                oldest = item.published_at if oldest is None else min(oldest, item.published_at)
+                if since <= item.published_at < until:
+                    found.setdefault(item.item_key, item)
+            if page.last or (oldest is not None and oldest < since):
+                return Listing(list(found.values()), truncated=False)
+        return Listing(list(found.values()), truncated=True)
+
+    def _get_json(self, url: str, params: dict[str, Any], page: int) -> Any:
+        try:
+            body, _ = self.fetcher.get_bytes(url, params=params)
+        except FetchError as exc:
+            raise DiscoverError(self.name, f"page {page}: {exc.reason}") from exc
+        return load_json(body, self.name)
+
+
 # --- roll JSON API ---------------------------------------------------------------------------------
-
-
-def roll_source(pageid: int, lid: int) -> str:
-    return f"roll:{pageid}:{lid}"
 
 
 def roll_item_to_feed_item(item: RollItem, source: str) -> FeedItem | None:
@@ -132,81 +198,62 @@ def roll_item_to_feed_item(item: RollItem, source: str) -> FeedItem | None:
     )
 
 
-def discover_roll_pair(fetcher: Fetcher, pageid: int, lid: int, window: Window) -> tuple[list[FeedItem], bool]:
-    """Page back through one (pageid, lid) until ctime leaves the window, a page is empty, or the limit.
+class RollSource(PagedSource):
+    """One registered (pageid, lid) pair of the roll API."""
 
-    Returns the items in the window and whether the page limit cut the listing short.
-    """
-    s = fetcher.settings
-    source = roll_source(pageid, lid)
-    url = f"{s.roll_base}/api/roll/get"
-    found: dict[str, FeedItem] = {}
-    for page in range(1, s.max_pages + 1):
-        params = {"pageid": pageid, "lid": lid, "num": s.page_size, "page": page, "k": ""}
-        try:
-            body, _ = fetcher.get_bytes(url, params=params)
-        except FetchError as exc:
-            raise DiscoverError(source, f"page {page}: {exc.reason}") from exc
-        payload = load_json(body, source)
+    def __init__(self, fetcher: Fetcher, pageid: int, lid: int) -> None:
+        super().__init__(fetcher, f"roll:{pageid}:{lid}")
+        self.pageid, self.lid = pageid, lid
+
+    def read_page(self, page: int) -> Page:
+        s = self.fetcher.settings
+        params = {"pageid": self.pageid, "lid": self.lid, "num": s.page_size, "page": page, "k": ""}
+        payload = self._get_json(f"{s.roll_base}/api/roll/get", params, page)
         result = payload.get("result") if isinstance(payload, dict) else None
         if not isinstance(result, dict):
-            raise DiscoverError(source, f"page {page}: no 'result' object")
+            raise DiscoverError(self.name, f"page {page}: no 'result' object")
         status = result.get("status") or {}
         if isinstance(status, dict) and status.get("code") not in (0, "0", None):
-            raise DiscoverError(source, f"API status {status.get('code')}: {status.get('msg')}")
+            raise DiscoverError(self.name, f"API status {status.get('code')}: {status.get('msg')}")
         data = result.get("data") or []
         if not isinstance(data, list):
-            raise DiscoverError(source, f"page {page}: 'data' is not a list")
-        if not data:
-            return list(found.values()), False
-        oldest: datetime | None = None
+            raise DiscoverError(self.name, f"page {page}: 'data' is not a list")
+        items = []
         for raw in data:
             if not isinstance(raw, dict):
                 continue
-            item = roll_item_to_feed_item(raw, source)  # type: ignore[arg-type]
+            item = roll_item_to_feed_item(raw, self.name)  # type: ignore[arg-type]
             if item is None:
-                log.warning("%s: item without url or time skipped: %r", source, raw.get("title"))
+                log.warning("%s: item without url or time skipped: %r", self.name, raw.get("title"))
                 continue
-            assert item.published_at is not None
-            oldest = item.published_at if oldest is None else min(oldest, item.published_at)
-            if item.published_at in window:
-                found.setdefault(item.item_key, item)
-        if oldest is not None and oldest < window.start:
-            return list(found.values()), False
-    return list(found.values()), True
+            items.append(item)
+        return Page(items, last=not data)
 
 
 # --- 7x24 live feed --------------------------------------------------------------------------------
 
 
-def zhibo_source(zhibo_id: int) -> str:
-    return f"zhibo:{zhibo_id}"
+class ZhiboSource(PagedSource):
+    """One 7x24 live feed (zhibo_id); its flashes are articles in themselves, nothing to fetch."""
 
+    def __init__(self, fetcher: Fetcher, zhibo_id: int) -> None:
+        super().__init__(fetcher, f"zhibo:{zhibo_id}")
+        self.zhibo_id = zhibo_id
 
-def discover_zhibo(fetcher: Fetcher, zhibo_id: int, window: Window) -> tuple[list[FeedItem], bool]:
-    s = fetcher.settings
-    source = zhibo_source(zhibo_id)
-    url = f"{s.zhibo_base}/api/zhibo/feed"
-    found: dict[str, FeedItem] = {}
-    for page in range(1, s.max_pages + 1):
+    def read_page(self, page: int) -> Page:
+        s = self.fetcher.settings
         params = {
-            "zhibo_id": zhibo_id, "page": page, "page_size": min(s.page_size, 100),
+            "zhibo_id": self.zhibo_id, "page": page, "page_size": min(s.page_size, 100),
             "tag_id": 0, "dire": "f", "dpc": 1, "type": 1,
         }  # fmt: skip
-        try:
-            body, _ = fetcher.get_bytes(url, params=params)
-        except FetchError as exc:
-            raise DiscoverError(source, f"page {page}: {exc.reason}") from exc
-        payload = load_json(body, source)
+        payload = self._get_json(f"{s.zhibo_base}/api/zhibo/feed", params, page)
         try:
             entries = payload["result"]["data"]["feed"]["list"]
         except (KeyError, TypeError) as exc:
-            raise DiscoverError(source, f"page {page}: no result.data.feed.list") from exc
+            raise DiscoverError(self.name, f"page {page}: no result.data.feed.list") from exc
         if not isinstance(entries, list):
-            raise DiscoverError(source, f"page {page}: feed.list is not a list")
-        if not entries:
-            return list(found.values()), False
-        oldest: datetime | None = None
+            raise DiscoverError(self.name, f"page {page}: feed.list is not a list")
+        items = []
         for raw in entries:
             if not isinstance(raw, dict) or raw.get("id") in (None, ""):
                 continue
@@ -214,143 +261,154 @@ def discover_zhibo(fetcher: Fetcher, zhibo_id: int, window: Window) -> tuple[lis
             when = parse_beijing_time(created) if isinstance(created, str) else None
             if when is None:
                 continue
-            oldest = when if oldest is None else min(oldest, when)
-            if when in window:
-                key = str(raw["id"])
-                text = re.sub(r"<[^>]+>", "", str(raw.get("rich_text") or ""))
-                found.setdefault(
-                    key,
-                    FeedItem(
-                        source=source,
-                        item_key=key,
-                        kind="zhibo_flash",
-                        url=None,
-                        docid=f"zhibo:{key}",
-                        title=text[:60],
-                        published_at=when,
-                        payload=dict(raw),
-                    ),
+            key = str(raw["id"])
+            text = re.sub(r"<[^>]+>", "", str(raw.get("rich_text") or ""))
+            items.append(
+                FeedItem(
+                    source=self.name,
+                    item_key=key,
+                    kind="zhibo_flash",
+                    url=None,
+                    docid=f"zhibo:{key}",
+                    title=text[:60],
+                    published_at=when,
+                    payload=dict(raw),
                 )
-        if oldest is not None and oldest < window.start:
-            return list(found.values()), False
-    return list(found.values()), True
+            )
+        return Page(items, last=not entries)
 
 
 # --- RSS / Atom ------------------------------------------------------------------------------------
 
 
-def discover_rss(fetcher: Fetcher, feed_url: str, window: Window) -> list[FeedItem]:
-    """Any RSS/Atom feed (e.g. an RSSHub route like /sina/finance/china/1686) through feedparser."""
-    import feedparser
+class RssSource(PagedSource):
+    """Any RSS/Atom feed (e.g. an RSSHub route like /sina/finance/china/1686) through feedparser: one page."""
 
-    source = f"rss:{feed_url}"
-    try:
-        body, _ = fetcher.get_bytes(feed_url)
-    except FetchError as exc:
-        raise DiscoverError(source, exc.reason) from exc
-    parsed = feedparser.parse(body)
-    problem = parsed.get("bozo_exception")
-    # A wrong declared charset or content type is survivable; broken XML may have lost items, so the
-    # whole (source, window) becomes a dead letter and is retried, rather than half-read.
-    if parsed.bozo and (not parsed.entries or isinstance(problem, xml.sax.SAXException)):
-        raise DiscoverError(source, f"malformed feed: {problem}")
-    items: list[FeedItem] = []
-    for entry in parsed.entries:
-        link = entry.get("link")
-        stamp = entry.get("published_parsed") or entry.get("updated_parsed")
-        if not link or not stamp:
-            continue
-        when = datetime(*stamp[:6]).replace(tzinfo=UTC)
-        if when not in window:
-            continue
-        url = unwrap_rss_redirect(link)
-        docid = docid_from_url(url)
-        items.append(
-            FeedItem(
-                source=source,
-                item_key=docid or canonicalize_url(url),
-                kind="sina_page",
-                url=url,
-                docid=docid,
-                title=str(entry.get("title") or "").strip(),
-                published_at=when,
-                payload={"guid": entry.get("id"), "summary": entry.get("summary"), "link": link},
+    def __init__(self, fetcher: Fetcher, feed_url: str) -> None:
+        super().__init__(fetcher, f"rss:{feed_url}")
+        self.feed_url = feed_url
+
+    def read_page(self, page: int) -> Page:
+        import feedparser
+
+        try:
+            body, _ = self.fetcher.get_bytes(self.feed_url)
+        except FetchError as exc:
+            raise DiscoverError(self.name, exc.reason) from exc
+        parsed = feedparser.parse(body)
+        problem = parsed.get("bozo_exception")
+        # A wrong declared charset or content type is survivable; broken XML may have lost items, so the
+        # whole (source, window) becomes a dead letter and is retried, rather than half-read.
+        if parsed.bozo and (not parsed.entries or isinstance(problem, xml.sax.SAXException)):
+            raise DiscoverError(self.name, f"malformed feed: {problem}")
+        items: list[FeedItem] = []
+        for entry in parsed.entries:
+            link = entry.get("link")
+            stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+            if not link or not stamp:
+                continue
+            url = unwrap_rss_redirect(link)
+            docid = docid_from_url(url)
+            items.append(
+                FeedItem(
+                    source=self.name,
+                    item_key=docid or canonicalize_url(url),
+                    kind="sina_page",
+                    url=url,
+                    docid=docid,
+                    title=str(entry.get("title") or "").strip(),
+                    published_at=datetime(*stamp[:6]).replace(tzinfo=UTC),
+                    payload={"guid": entry.get("id"), "summary": entry.get("summary"), "link": link},
+                )
             )
-        )
-    return items
+        return Page(items, last=True)  # a feed document is all there is: no older page to ask for
 
 
-def discover_window(fetcher: Fetcher, window: Window) -> DiscoverResult:
-    """Every configured source for one window; one failing source does not stop the others."""
+# --- every configured source -----------------------------------------------------------------------
+
+
+def configured_sources(fetcher: Fetcher) -> list[PagedSource]:
+    """The sources the settings name, in a fixed order: roll pairs, 7x24 feeds, RSS feeds."""
     s = fetcher.settings
-    result = DiscoverResult(items=[], errors=[], truncated=[])
-    for pageid, lid in s.roll_pairs:
-        try:
-            items, cut = discover_roll_pair(fetcher, pageid, lid, window)
-            result.items.extend(items)
-            if cut:
-                result.truncated.append(roll_source(pageid, lid))
-        except DiscoverError as exc:
-            result.errors.append(exc)
-    for zid in s.zhibo_ids:
-        try:
-            items, cut = discover_zhibo(fetcher, zid, window)
-            result.items.extend(items)
-            if cut:
-                result.truncated.append(zhibo_source(zid))
-        except DiscoverError as exc:
-            result.errors.append(exc)
-    for feed_url in s.rss_urls:
-        try:
-            result.items.extend(discover_rss(fetcher, feed_url, window))
-        except DiscoverError as exc:
-            result.errors.append(exc)
-    return result
+    sources: list[PagedSource] = [RollSource(fetcher, pageid, lid) for pageid, lid in s.roll_pairs]
+    sources += [ZhiboSource(fetcher, zid) for zid in s.zhibo_ids]
+    sources += [RssSource(fetcher, url) for url in s.rss_urls]
+    return sources
 
 
-def discover_source(fetcher: Fetcher, source: str, window: Window) -> list[FeedItem]:
-    """Re-run one named source (used to retry a source that failed in an earlier run)."""
-    kind, _, rest = source.partition(":")
-    if kind == "roll":
-        pageid, lid = (int(x) for x in rest.split(":"))
-        return discover_roll_pair(fetcher, pageid, lid, window)[0]
-    if kind == "zhibo":
-        return discover_zhibo(fetcher, int(rest), window)[0]
+def source_named(fetcher: Fetcher, name: str) -> PagedSource:
+    """The source a `feed_items.source` / dead-letter name stands for (to retry one that failed)."""
+    kind, _, rest = name.partition(":")
+    try:
+        if kind == "roll":
+            pageid, lid = (int(x) for x in rest.split(":"))
+            return RollSource(fetcher, pageid, lid)
+        if kind == "zhibo":
+            return ZhiboSource(fetcher, int(rest))
+    except ValueError as exc:
+        raise DiscoverError(name, "malformed source name") from exc
     if kind == "rss":
-        return discover_rss(fetcher, rest, window)
-    raise DiscoverError(source, "unknown source kind")
+        return RssSource(fetcher, rest)
+    raise DiscoverError(name, "unknown source kind")
+
+
+def discover_window(sources: list[PagedSource], window: Window) -> DiscoverResult:
+    """Every given source for one window; one failing source does not stop the others."""
+    result = DiscoverResult(items=[], errors=[], truncated=[])
+    for source in sources:
+        try:
+            listing = source.list_items(window.start, window.end)
+        except DiscoverError as exc:
+            result.errors.append(exc)
+            continue
+        result.items.extend(listing.items)
+        if listing.truncated:
+            result.truncated.append(source.name)
+    return result
 
 
 # --- Hexo archive ----------------------------------------------------------------------------------
 
+class ArchiveFolder:
+    """A folder of Hexo posts (an RSSHub archive): every `*.md` below it, in path order.
 
-def discover_hexo_dir(directory: Path) -> Iterator[FeedItem]:
-    """Every `*.md` post below `directory`, in path order.
-
-    item_key = path relative to the folder + a digest of the content: the same file imported again
-    is the same item, while two archives with a post of the same name (the RSSHub archives were
-    forked) stay two items.
+    Every folder is the one source "hexo": item_key = path relative to the folder + a digest of the
+    content, so the same file imported again is the same item, while two archives with a post of the
+    same name (the RSSHub archives were forked) stay two items.
     """
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise DiscoverError(f"hexo:{directory.name}", "not a folder")
-    for path in sorted(directory.rglob("*.md")):
-        rel = path.relative_to(directory).as_posix()
-        body = path.read_bytes()
-        digest = hashlib.sha256(body).hexdigest()[:16]
-        title, when = path.stem, None
-        try:
-            front = read_front_matter(body.decode("utf-8", errors="replace"))
-            title, when = front.text("title") or title, front.published_at
-        except FrontMatterError:
-            pass  # listed under its file name; the parse stage records why it is unreadable
-        yield FeedItem(
-            source="hexo",
-            item_key=f"{rel}#{digest}",
-            kind="hexo_post",
-            url=None,
-            docid=None,
-            title=title,
-            published_at=when,
-            payload={"path": str(path.resolve())},
-        )
+
+    name = "hexo"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+
+    def list_items(self, since: datetime, until: datetime) -> Listing:
+        """The posts dated in [since, until) (read whole: for a folder of any size, stream `iter_items`)."""
+        items = [it for it in self.iter_items() if it.published_at and since <= it.published_at < until]
+        return Listing(items, truncated=False)
+
+    def iter_items(self) -> Iterator[FeedItem]:
+        """Every post, dated or not, one at a time (memory stays flat for 100k posts)."""
+        directory = self.directory
+        if not directory.is_dir():
+            raise DiscoverError(f"hexo:{directory.name}", "not a folder")
+        for path in sorted(directory.rglob("*.md")):
+            rel = path.relative_to(directory).as_posix()
+            body = path.read_bytes()
+            digest = hashlib.sha256(body).hexdigest()[:16]
+            title, when = path.stem, None
+            try:
+                front = read_front_matter(body.decode("utf-8", errors="replace"))
+                title, when = front.text("title") or title, front.published_at
+            except FrontMatterError:
+                pass  # listed under its file name; the parse stage records why it is unreadable
+            yield FeedItem(
+                source=self.name,
+                item_key=f"{rel}#{digest}",
+                kind="hexo_post",
+                url=None,
+                docid=None,
+                title=title,
+                published_at=when,
+                payload={"path": str(path.resolve())},
+            )

@@ -12,14 +12,14 @@ from typing import Any
 
 import psycopg2
 
-from pipeline import ingest
+from pipeline import flow
 from pipeline.config import Settings
 from pipeline.replay import ReplayServer
 
 # Every recorded item of the replay data set falls in ALL_TIME; none in LATER, so a run over LATER
 # only retries what earlier runs left behind.
-ALL_TIME = ingest.Window(datetime(2015, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
-LATER = ingest.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
+ALL_TIME = flow.Window(datetime(2015, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
+LATER = flow.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
 
 
 def quick_settings(base_url: str) -> Settings:

@@ -1,4 +1,8 @@
-"""Articles: exact-dedup upsert on natural keys, version rows, and the tag/dedup hooks in one transaction."""
+"""Articles: the upsert on natural keys (docid, canonical URL, title + body), version rows, and readers.
+
+Stores what it is given in the caller's transaction; tagging and story links are the flow's
+(`pipeline.flow.load_article`), written in the same transaction by `store.tags` and `store.dedup`.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,6 @@ from psycopg2.extras import Json
 
 from pipeline.identity import canonicalize_url
 from pipeline.models import Article, StockRef
-from pipeline.store.hooks import after_content_change
 from pipeline.textnorm import body_hash, normalize_title
 
 log = logging.getLogger(__name__)
@@ -23,7 +26,12 @@ log = logging.getLogger(__name__)
 class LoadResult:
     article_id: int
     action: str  # "inserted" | "updated" (content changed: new version) | "unchanged" | "merged" (metadata filled in)
-    duplicate_of: int | None = None  # set by near-duplicate linking
+    duplicate_of: int | None = None  # the story's first article (the flow sets it), or the row holding this content
+
+    @property
+    def content_changed(self) -> bool:
+        """The stored text is new: its tags and story link must be computed (again)."""
+        return self.action in ("inserted", "updated")
 
 
 def content_key(title_norm: str, body_digest: str) -> str:
@@ -123,11 +131,12 @@ def upsert_article(cur: Cursor, article: Article, *, source: str, raw_page_id: i
     if inserted:
         article_id = int(inserted[0])
         _write_version(cur, article_id, 1, row)
-        return LoadResult(article_id, "inserted", duplicate_of=after_content_change(cur, article_id, article))
+        return LoadResult(article_id, "inserted")
 
     existing = _find_existing(cur, row)
     if existing is None:
-        # Conflicted on a key we looked up in a different order and the other row vanished: retry once.
+        # The INSERT conflicted, yet no row matches any key: the conflicting row was deleted in between.
+        # Not retried here; the error fails this item (a dead letter), and a later run loads it again.
         raise RuntimeError(f"article {row['docid'] or row['title']!r} conflicted but no stored row matches")
     article_id, stored_key, version = int(existing[0]), existing[1], int(existing[2])
     stored_meta = dict(zip(_FILL_COLS, (existing[3], existing[4], existing[5], existing[6], existing[7],
@@ -169,18 +178,18 @@ def upsert_article(cur: Cursor, article: Article, *, source: str, raw_page_id: i
         [*updates.values(), new_version, article_id],
     )
     _write_version(cur, article_id, new_version, row)
-    return LoadResult(article_id, "updated", duplicate_of=after_content_change(cur, article_id, article))
+    return LoadResult(article_id, "updated")
 
 
 # What re-tagging and re-linking read back: everything but the HTML and images they never use.
-STORED_ARTICLE_COLUMNS = (
+_STORED_ARTICLE_COLUMNS = (
     "article_id, docid, canonical_url, kind, title, original_title, published_at, media, author, editor, "
     "keywords, stocks, paragraphs, body_text, parser_version, content_kind, media_urls"
 )
 
 
 def article_from_row(row: Sequence[Any]) -> Article:
-    """The Article of an `articles` row selected with STORED_ARTICLE_COLUMNS (body_html, images empty)."""
+    """The Article of an `articles` row selected with _STORED_ARTICLE_COLUMNS (body_html, images empty)."""
     (_id, docid, url, kind, title, original_title, published_at, media, author, editor,
      keywords, stocks, paragraphs, body_text, parser_version, content_kind, media) = row  # fmt: skip
     paras = tuple(paragraphs) if paragraphs else tuple(body_text.split("\n")) if body_text else ()
@@ -203,3 +212,18 @@ def article_from_row(row: Sequence[Any]) -> Article:
         content_kind=content_kind,
         media_urls=tuple(media or ()),
     )
+
+
+def articles_after(cur: Cursor, last_id: int, limit: int) -> list[tuple[int, Article]]:
+    """The next `limit` stored articles with an id above `last_id`, in id order (for walks over every article)."""
+    cur.execute(
+        f"SELECT {_STORED_ARTICLE_COLUMNS} FROM articles WHERE article_id > %s ORDER BY article_id LIMIT %s",
+        (last_id, limit),
+    )
+    return [(int(r[0]), article_from_row(r)) for r in cur.fetchall()]
+
+
+def read_articles(cur: Cursor, article_ids: Sequence[int]) -> dict[int, Article]:
+    """The stored articles with these ids, by id."""
+    cur.execute(f"SELECT {_STORED_ARTICLE_COLUMNS} FROM articles WHERE article_id = ANY(%s)", (list(article_ids),))
+    return {int(r[0]): article_from_row(r) for r in cur.fetchall()}

@@ -1,4 +1,4 @@
-"""Feed items and raw pages: the hand-over tables between discover, fetch and process."""
+"""Feed items and raw pages: the hand-over tables between discover, fetch and process, and fetch leases."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from psycopg2.extras import Json
 
 from pipeline.models import FeedItem, RawPage
 
-MAX_ATTEMPTS = 5  # an item that failed this often waits for `newsflow retry-dead` instead
+# An item that failed this often is no longer claimed by any run: it stays `failed` with its open dead
+# letter until someone resets `attempts` by hand (scheduled retries of dead letters are issue 11's).
+MAX_ATTEMPTS = 5
 
 
 def upsert_feed_items(cur: Cursor, items: Iterable[FeedItem]) -> int:
@@ -39,6 +41,12 @@ def upsert_feed_items(cur: Cursor, items: Iterable[FeedItem]) -> int:
 _ITEM_COLS = "feed_item_id, source, item_key, kind, url, docid, title, published_at, payload, status, attempts, raw_page_id"
 
 
+# A lease is live while it has not expired and its holder's session is still connected: a worker that
+# died (killed, its host rebooted) frees its items at once, a hung one when the lease runs out.
+_UNLEASED = """(lease_until IS NULL OR lease_until < now()
+                OR NOT EXISTS (SELECT 1 FROM pg_stat_activity s WHERE s.pid = feed_items.lease_backend))"""
+
+
 def _rows(cur: Cursor) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
@@ -54,7 +62,7 @@ def claim_items(
     retry_older: bool,
     exclude: Iterable[int] = (),
 ) -> list[dict[str, Any]]:
-    """Lock up to `limit` items of the window in the given statuses (SKIP LOCKED: parallel runs share work).
+    """Lock up to `limit` unleased items of the window in the given statuses (SKIP LOCKED: parallel runs share work).
 
     With retry_older, unfinished items outside the window come too (failed ones with fewer than
     MAX_ATTEMPTS tries, items a killed run left behind, items a retried discover found): that is
@@ -66,6 +74,7 @@ def claim_items(
               AND ((published_at >= %s AND published_at < %s)
                    OR (%s AND status IN ('new', 'failed', 'fetched')))
               AND NOT (feed_item_id = ANY(%s))
+              AND {_UNLEASED}
             ORDER BY published_at NULLS LAST, feed_item_id
             LIMIT %s
             FOR UPDATE SKIP LOCKED""",
@@ -80,11 +89,44 @@ def claim_items_by_key(
     cur.execute(
         f"""SELECT {_ITEM_COLS} FROM feed_items
             WHERE source = %s AND item_key = ANY(%s) AND status = ANY(%s)
-              AND NOT (feed_item_id = ANY(%s))
+              AND NOT (feed_item_id = ANY(%s)) AND {_UNLEASED}
             ORDER BY feed_item_id LIMIT %s FOR UPDATE SKIP LOCKED""",
         (source, keys, list(statuses), list(exclude), limit),
     )
     return _rows(cur)
+
+
+def lease_item(cur: Cursor, feed_item_id: int, owner: str, seconds: float) -> datetime:
+    """Lease a claimed item to `owner` for `seconds`; returns claimed_at, which with the owner names this lease.
+
+    Commit right after: the lease, not a row lock, keeps other workers off the item during the fetch.
+    """
+    cur.execute(
+        """UPDATE feed_items SET lease_owner = %s, lease_backend = pg_backend_pid(),
+                  claimed_at = clock_timestamp(), lease_until = clock_timestamp() + %s * interval '1 second'
+            WHERE feed_item_id = %s
+            RETURNING claimed_at""",
+        (owner, seconds, feed_item_id),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+def end_lease(cur: Cursor, feed_item_id: int, owner: str, claimed_at: datetime) -> bool:
+    """Release this lease and lock the item for the result's write; False when the lease is no longer ours.
+
+    Another worker takes an item over only once its lease is void (expired, or its holder disconnected),
+    and doing so replaces owner and claimed_at: the stale holder then finds no row and must not write.
+    A lease that expired but was not taken over is still honoured: nobody else did the work.
+    """
+    cur.execute(
+        """UPDATE feed_items SET lease_owner = NULL, lease_backend = NULL, lease_until = NULL
+            WHERE feed_item_id = %s AND lease_owner = %s AND claimed_at = %s
+            RETURNING feed_item_id""",
+        (feed_item_id, owner, claimed_at),
+    )
+    return cur.fetchone() is not None
 
 
 def mark_item(
@@ -156,3 +198,27 @@ def load_raw_page(cur: Cursor, raw_page_id: int) -> RawPage:
         url=row[0], kind=row[1], body=bytes(row[2]), headers=dict(row[3] or {}),
         status_code=row[4], fetched_at=row[5], final_url=row[6],
     )  # fmt: skip
+
+
+def count_raw_pages(cur: Cursor) -> int:
+    cur.execute("SELECT count(*) FROM raw_pages")
+    row = cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def raw_pages_after(cur: Cursor, last_id: int, limit: int) -> list[tuple[int, str, str]]:
+    """(raw_page_id, source, item_key) of the next stored pages after `last_id`, in id order.
+
+    Source and key are those of the first feed item that pointed at the page (for dead letters);
+    a page no item points at any more is named by its URL under the source "reparse".
+    """
+    cur.execute(
+        """SELECT r.raw_page_id, COALESCE(f.source, 'reparse'), COALESCE(f.item_key, r.url)
+           FROM raw_pages r
+           LEFT JOIN LATERAL (SELECT source, item_key FROM feed_items
+                              WHERE raw_page_id = r.raw_page_id ORDER BY feed_item_id LIMIT 1) f ON true
+           WHERE r.raw_page_id > %s ORDER BY r.raw_page_id LIMIT %s""",
+        (last_id, limit),
+    )
+    return [(int(r[0]), r[1], r[2]) for r in cur.fetchall()]

@@ -1,4 +1,4 @@
-"""article_tags: write an article's tags inside the loader's transaction, and re-tag everything stored.
+"""article_tags: write an article's tags inside the loader's transaction (the flow tags, this stores).
 
 Key: (article_id, kind, value, evidence_offset). An article's rows are always exactly the tags of its
 last tagging: rows the tagger no longer gives (another tagger version, or changed content) are
@@ -8,16 +8,11 @@ tagged_at, so re-running is a no-op.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from psycopg2.extensions import cursor as Cursor
 
-from pipeline import db
 from pipeline.models import Tag
-from pipeline.store.articles import STORED_ARTICLE_COLUMNS, article_from_row
-
-log = logging.getLogger(__name__)
 
 _DELETE_STALE = """
 DELETE FROM article_tags t
@@ -81,50 +76,3 @@ def replace_tags(cur: Cursor, article_id: int, tags: Sequence[Tag]) -> int:
     """
     now, _changed = write_tags(cur, article_id, tags)
     return now
-
-
-_SELECT_BATCH = f"""
-SELECT {STORED_ARTICLE_COLUMNS}
-FROM articles WHERE article_id > %s ORDER BY article_id LIMIT %s
-"""
-
-
-def retag_all(url: str | None = None, batch_size: int = 500) -> dict[str, int]:
-    """Re-tag every stored article with the packaged taxonomy (`newsflow retag`); idempotent.
-
-    One transaction per batch of `batch_size` articles, walked by article_id, so a long retag holds
-    no lock for long and a crash loses at most one batch (a rerun redoes it).
-    """
-    from pipeline.tag import TAGGER_VERSION, tag_article  # the tagger compiles its taxonomy on import
-
-    counts = {"articles": 0, "tags": 0, "articles_changed": 0, "rows_changed": 0}
-    conn = db.connect(url)
-    try:
-        last = 0
-        while True:
-            with db.transaction(conn) as cur:
-                cur.execute(_SELECT_BATCH, (last, batch_size))
-                rows = cur.fetchall()
-                if not rows:
-                    break
-                changed_here = 0
-                for row in rows:
-                    article_id = int(row[0])
-                    now, changed = write_tags(cur, article_id, tag_article(article_from_row(row)))
-                    counts["articles"] += 1
-                    counts["tags"] += now
-                    counts["rows_changed"] += changed
-                    if changed:
-                        changed_here += 1
-                last = int(rows[-1][0])
-            counts["articles_changed"] += changed_here
-            log.info(
-                "retag %s: batch up to article %d: %d articles, %d changed",
-                TAGGER_VERSION,
-                last,
-                len(rows),
-                changed_here,
-            )
-    finally:
-        conn.close()
-    return counts

@@ -13,8 +13,9 @@ import psycopg2
 import pytest
 
 from pipeline import db, dedup
+from pipeline.dedup import DedupLink
+from pipeline.flow import link_story, lock_batch, rebuild_dedup
 from pipeline.models import Article
-from pipeline.store.dedup import DedupLink, link_article, lock_articles, rebuild
 from pipeline.textnorm import body_hash, normalize_title
 
 from ..helpers import fixture_corpus
@@ -58,11 +59,11 @@ def _load(url: str, items: list[tuple[str, Article]]) -> dict[str, DedupLink]:
     links = {}
     try:
         with db.transaction(conn) as cur:
-            lock_articles(cur, [a for _, a in items])
+            lock_batch(cur, [a for _, a in items])
             for key, article in sorted(items):  # one global insert order: no unique-index deadlock
                 article_id = _insert(cur, key, article)
                 if article_id is not None:
-                    links[key] = link_article(cur, article_id, article)
+                    links[key] = link_story(cur, article_id, article)
     finally:
         conn.close()
     return links
@@ -125,7 +126,7 @@ def test_changed_content_is_relinked(db_url: str, articles: dict[str, Article]) 
     other = articles["hexo_posts/hajeekn/12岁男孩被4条狗咬死，警方：不是流浪狗.md"]
     conn = db.connect(db_url)
     with db.transaction(conn) as cur:
-        relinked = link_article(
+        relinked = link_story(
             cur, links[key_b].article_id, dataclasses.replace(articles[key_b], paragraphs=other.paragraphs)
         )
         cur.execute("SELECT count(*) FROM dedup_buckets WHERE article_id = %s", (links[key_b].article_id,))
@@ -145,7 +146,7 @@ def test_rebuild_recomputes_without_losing_rows(db_url: str, articles: dict[str,
         )
         cur.execute("DELETE FROM dedup_buckets WHERE band < 8")
     conn.close()
-    counts = rebuild(db_url)
+    counts = rebuild_dedup(db_url)
     assert counts["articles"] == len(articles)
     assert counts["stories"] == len(articles) - 5 and counts["exact"] == 2 and counts["near"] == 3
     _assert_clusters_match_truth(db_url, list(articles))
@@ -171,7 +172,7 @@ def test_second_transaction_waits_and_sees_the_first(db_url: str, articles: dict
         with db.transaction(conn) as cur:
             article_id = _insert(cur, key_a, articles[key_a])
             assert article_id is not None
-            result["a"] = link_article(cur, article_id, articles[key_a])
+            result["a"] = link_story(cur, article_id, articles[key_a])
             first_linked.set()
             time.sleep(0.8)  # still uncommitted while the second one links
         conn.close()
@@ -183,7 +184,7 @@ def test_second_transaction_waits_and_sees_the_first(db_url: str, articles: dict
         with db.transaction(conn) as cur:
             article_id = _insert(cur, key_b, articles[key_b])
             assert article_id is not None
-            result["b"] = link_article(cur, article_id, articles[key_b])
+            result["b"] = link_story(cur, article_id, articles[key_b])
         result["waited"] = time.monotonic() - started
         conn.close()
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import ingest
+from pipeline import flow
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.replay import ReplayServer
@@ -29,7 +29,7 @@ def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_ingest_loads_every_recorded_article(db_url: str, replay: ReplayServer, replay_settings: Settings) -> None:
-    counts = ingest.ingest_window(ALL_TIME, replay_settings, db_url)
+    counts = flow.ingest_window(ALL_TIME, replay_settings, db_url)
     docids = {r[0] for r in query_rows(db_url, "SELECT docid FROM articles WHERE kind = 'sina_page'")}
     assert docids == expected_docids(replay)
     flashes = query_rows(db_url, "SELECT docid, title, keywords FROM articles WHERE kind = 'zhibo_flash'")
@@ -42,10 +42,10 @@ def test_ingest_loads_every_recorded_article(db_url: str, replay: ReplayServer, 
 
 
 def test_same_window_twice_leaves_identical_tables(db_url: str, replay: ReplayServer, replay_settings: Settings) -> None:
-    ingest.ingest_window(ALL_TIME, replay_settings, db_url)
+    flow.ingest_window(ALL_TIME, replay_settings, db_url)
     before = _snapshot(db_url)
     pages_requested = sum(1 for r in replay.request_log() if r["path"].endswith((".shtml", ".html")))
-    second = ingest.ingest_window(ALL_TIME, replay_settings, db_url)
+    second = flow.ingest_window(ALL_TIME, replay_settings, db_url)
     assert _snapshot(db_url) == before
     assert second["loaded"] == 0 and second["fetched"] == 0
     # stored articles are not fetched again
@@ -55,9 +55,9 @@ def test_same_window_twice_leaves_identical_tables(db_url: str, replay: ReplaySe
 def test_archive_import_then_replay_ingest_makes_no_duplicates(
     db_url: str, replay: ReplayServer, replay_settings: Settings
 ) -> None:
-    ingest.import_archive(FIXTURES / "hexo_posts", db_url)
+    flow.import_archive(FIXTURES / "hexo_posts", db_url)
     from_archive = query_rows(db_url, "SELECT count(*) FROM articles")[0][0]
-    ingest.ingest_window(ALL_TIME, dataclasses.replace(replay_settings, zhibo_ids=()), db_url)
+    flow.ingest_window(ALL_TIME, dataclasses.replace(replay_settings, zhibo_ids=()), db_url)
     posts = {p.name for p in (FIXTURES / "hexo_posts").rglob("*.md")}
     from_posts = {
         a["docid"]
@@ -78,15 +78,15 @@ def test_archive_import_then_replay_ingest_makes_no_duplicates(
 def test_500_on_a_page_is_a_dead_letter_then_retried(db_url: str, replay: ReplayServer, replay_settings: Settings) -> None:
     target = sorted(expected_docids(replay))[0]
     replay.set_fault(page_path(replay, target), "500")
-    first = ingest.ingest_window(ALL_TIME, replay_settings, db_url)
+    first = flow.ingest_window(ALL_TIME, replay_settings, db_url)
     assert first["failed"] == 1
     letters = query_rows(db_url, "SELECT stage, error_class, error, attempts FROM dead_letters WHERE resolved_at IS NULL")
     assert len(letters) == 1 and letters[0][0] == "fetch" and "HTTP 500" in letters[0][2]
     assert query_rows(db_url, "SELECT count(*) FROM articles WHERE docid = %s", (target,)) == [(0,)]
     replay.clear_faults()
     # a later run over any window retries what failed before
-    later = ingest.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
-    ingest.ingest_window(later, replay_settings, db_url)
+    later = flow.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
+    flow.ingest_window(later, replay_settings, db_url)
     assert query_rows(db_url, "SELECT count(*) FROM articles WHERE docid = %s", (target,)) == [(1,)]
     assert query_rows(db_url, "SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL") == [(0,)]
 
@@ -94,11 +94,11 @@ def test_500_on_a_page_is_a_dead_letter_then_retried(db_url: str, replay: Replay
 def test_timeout_then_success(db_url: str, replay: ReplayServer, replay_settings: Settings) -> None:
     target = sorted(expected_docids(replay))[1]
     replay.set_fault(page_path(replay, target), "slow", seconds=3)
-    ingest.ingest_window(ALL_TIME, replay_settings, db_url)
+    flow.ingest_window(ALL_TIME, replay_settings, db_url)
     letters = query_rows(db_url, "SELECT stage, error_class FROM dead_letters WHERE resolved_at IS NULL")
     assert letters == [("fetch", "FetchTimeout")]
     replay.clear_faults()
-    ingest.ingest_window(ALL_TIME, replay_settings, db_url)
+    flow.ingest_window(ALL_TIME, replay_settings, db_url)
     assert query_rows(db_url, "SELECT count(*) FROM articles WHERE docid = %s", (target,)) == [(1,)]
 
 
@@ -108,20 +108,20 @@ def test_malformed_roll_page_is_a_dead_letter_and_retried(
     settings = dataclasses.replace(replay_settings, zhibo_ids=(), retries=0)
     replay.set_fault("/api/roll/get", "malformed_json")
     with pytest.raises(PipelineError):  # the only source failed: the run could not do its job
-        ingest.ingest_window(ALL_TIME, settings, db_url)
+        flow.ingest_window(ALL_TIME, settings, db_url)
     letters = query_rows(db_url, "SELECT source, stage, error FROM dead_letters WHERE resolved_at IS NULL")
     assert letters and letters[0][:2] == ("roll:155:1686", "discover") and "malformed JSON" in letters[0][2]
     assert query_rows(db_url, "SELECT status FROM ingest_runs") == [("failed",)]
     replay.clear_faults()
-    later = ingest.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
-    ingest.ingest_window(later, settings, db_url)  # retries the failed (source, window) first
+    later = flow.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
+    flow.ingest_window(later, settings, db_url)  # retries the failed (source, window) first
     assert query_rows(db_url, "SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL") == [(0,)]
     assert query_rows(db_url, "SELECT count(*) FROM articles")[0][0] == len(expected_docids(replay))
 
 
 def test_gbk_page_without_charset_parses(db_url: str, replay: ReplayServer, replay_settings: Settings) -> None:
     replay.set_fault("*.shtml", "gbk")
-    counts = ingest.ingest_window(ALL_TIME, dataclasses.replace(replay_settings, zhibo_ids=()), db_url)
+    counts = flow.ingest_window(ALL_TIME, dataclasses.replace(replay_settings, zhibo_ids=()), db_url)
     assert counts["failed"] == 0
     bad = query_rows(db_url, "SELECT count(*) FROM articles WHERE position(chr(65533) in title || body_text) > 0")
     assert bad == [(0,)]
@@ -133,7 +133,7 @@ def test_unknown_layout_everywhere_fails_the_run_loudly(
 ) -> None:
     replay.set_fault("*.shtml", "unknown_layout")
     with pytest.raises(PipelineError, match="failed"):
-        ingest.ingest_window(ALL_TIME, dataclasses.replace(replay_settings, zhibo_ids=()), db_url)
+        flow.ingest_window(ALL_TIME, dataclasses.replace(replay_settings, zhibo_ids=()), db_url)
     letters = query_rows(db_url, "SELECT DISTINCT stage, error_class FROM dead_letters WHERE resolved_at IS NULL")
     assert letters == [("parse", "ParseError")]
     # the bytes are kept: after the layout is understood, `reparse` needs no re-crawl
@@ -142,7 +142,7 @@ def test_unknown_layout_everywhere_fails_the_run_loudly(
 
 def test_archive_import_tags_and_links_stories(db_url: str) -> None:
     """Loading runs the tagger and the near-duplicate linker in the same transaction as the row."""
-    counts = ingest.import_archive(FIXTURES / "hexo_posts", db_url)
+    counts = flow.import_archive(FIXTURES / "hexo_posts", db_url)
     assert counts["failed"] == 0 and counts["posts"] == 20
     seed = "“十四五”信息化和工业化深度融合发展规划印发，点名这些产业"
     tags = set(query_rows(db_url, "SELECT t.kind, t.value FROM article_tags t JOIN articles a USING (article_id) WHERE a.title = %s", (seed,)))
@@ -159,24 +159,24 @@ def test_a_page_that_never_parses_does_not_fail_later_quiet_windows(
     settings = dataclasses.replace(replay_settings, zhibo_ids=())
     target = sorted(expected_docids(replay))[2]
     replay.set_fault(page_path(replay, target), "unknown_layout")
-    first = ingest.ingest_window(ALL_TIME, settings, db_url)
+    first = flow.ingest_window(ALL_TIME, settings, db_url)
     assert first["failed"] == 1
-    quiet = ingest.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, 0, 10, tzinfo=UTC))
-    again = ingest.ingest_window(quiet, settings, db_url)  # retries the page, fails again, still succeeds
+    quiet = flow.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, 0, 10, tzinfo=UTC))
+    again = flow.ingest_window(quiet, settings, db_url)  # retries the page, fails again, still succeeds
     assert again["refailed"] == 1 and again["failed"] == 0
     assert query_rows(db_url, "SELECT attempts FROM dead_letters WHERE resolved_at IS NULL") == [(2,)]
 
 
 def test_two_archives_with_the_same_post_names_are_both_imported(db_url: str) -> None:
     """The two RSSHub archives hold posts of the same name (one with another date): both are seen."""
-    ingest.import_archive(FIXTURES / "hexo_posts" / "Rock-Candy-Tea", db_url)
-    second = ingest.import_archive(FIXTURES / "hexo_posts" / "hajeekn", db_url)
+    flow.import_archive(FIXTURES / "hexo_posts" / "Rock-Candy-Tea", db_url)
+    second = flow.import_archive(FIXTURES / "hexo_posts" / "hajeekn", db_url)
     assert second["discovered"] == second["posts"] == 8
     name = "1000元一斤卖老虎肉？警方已介入.md#%"
     items = query_rows(db_url, "SELECT status, article_id FROM feed_items WHERE item_key LIKE %s", (name,))
     assert len(items) == 2 and {s for s, _ in items} == {"loaded"}
     assert len({a for _, a in items}) == 1  # one article: same title and body
-    again = ingest.import_archive(FIXTURES / "hexo_posts" / "hajeekn", db_url)
+    again = flow.import_archive(FIXTURES / "hexo_posts" / "hajeekn", db_url)
     assert again["discovered"] == 0 and again["loaded"] == 0
 
 
@@ -198,9 +198,9 @@ def test_reparse_works_from_stored_bytes_without_the_network(db_url: str) -> Non
             ),
         )  # fmt: skip
     conn.close()
-    first = ingest.reparse(db_url)
+    first = flow.reparse(db_url)
     assert first["parsed"] == 1 and first["failed"] == 0
     assert query_rows(db_url, "SELECT docid, version FROM articles") == [("comos:hqfskcn2160999", 1)]
-    again = ingest.reparse(db_url)  # same parser, same bytes: nothing changes
+    again = flow.reparse(db_url)  # same parser, same bytes: nothing changes
     assert again["parsed"] == 1 and again["loaded"] == 0
     assert query_rows(db_url, "SELECT count(*) FROM article_versions") == [(1,)]

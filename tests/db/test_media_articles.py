@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pipeline import ingest
+from pipeline import flow
 from pipeline.store.search import search_articles
 
 from ..helpers import query_rows
@@ -17,7 +17,7 @@ MEDIA = Path(__file__).resolve().parent.parent / "fixtures" / "media" / "posts"
 
 
 def test_video_and_gallery_posts_are_stored_and_searchable(db_url: str) -> None:
-    counts = ingest.import_archive(MEDIA, url=db_url)
+    counts = flow.import_archive(MEDIA, url=db_url)
     assert counts["failed"] == 0, counts
     rows = query_rows(
         db_url,
@@ -36,7 +36,7 @@ def test_video_and_gallery_posts_are_stored_and_searchable(db_url: str) -> None:
         assert [h["title"] for h in hits] == [title]
 
     # importing the folder again changes nothing
-    again = ingest.import_archive(MEDIA, url=db_url)
+    again = flow.import_archive(MEDIA, url=db_url)
     assert again["failed"] == 0 and again.get("loaded", 0) == 0, again
     assert query_rows(db_url, "SELECT count(*) FROM articles") == [(2,)]
 

@@ -6,9 +6,9 @@ import psycopg2
 import pytest
 
 from pipeline import db
+from pipeline.flow import load_article, retag_all
 from pipeline.models import Tag
-from pipeline.store.articles import upsert_article
-from pipeline.store.tags import replace_tags, retag_all
+from pipeline.store.tags import replace_tags
 from pipeline.tag import TAGGER_VERSION, tag_article
 
 from ..helpers import fixture_corpus
@@ -26,7 +26,7 @@ def _store(url: str, rel: str) -> int:
     conn = db.connect(url)
     try:
         with db.transaction(conn) as cur:
-            return upsert_article(cur, corpus.load_file(rel), source="hexo", raw_page_id=None).article_id
+            return load_article(cur, corpus.load_file(rel), source="hexo", raw_page_id=None).article_id
     finally:
         conn.close()
 

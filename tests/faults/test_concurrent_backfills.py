@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from pipeline import ingest
+from pipeline import flow
 from pipeline.config import Settings
 from pipeline.replay import ReplayServer
 
@@ -14,8 +14,8 @@ from ..conftest import truncate_all
 from .conftest import ALL_TIME, assert_batches_whole, assert_complete, rows, state
 
 
-def _w(a: str, b: str) -> ingest.Window:
-    return ingest.Window(
+def _w(a: str, b: str) -> flow.Window:
+    return flow.Window(
         datetime.fromisoformat(a).replace(tzinfo=UTC), datetime.fromisoformat(b).replace(tzinfo=UTC)
     )
 
@@ -38,7 +38,7 @@ def test_overlapping_backfills_and_the_scheduled_run_at_once(
     db_url: str, replay: ReplayServer, settings: Settings
 ) -> None:
     # What one run alone makes: the stories it finds are the true stories of this data set.
-    ingest.ingest_window(ALL_TIME, settings, db_url)
+    flow.ingest_window(ALL_TIME, settings, db_url)
     alone = state(db_url)
     true_stories = [s for s in alone["stories"] if len(s) > 1]
     assert len(true_stories) >= 3  # the LPR pair, the Shanghai property pair, ...
@@ -51,7 +51,7 @@ def test_overlapping_backfills_and_the_scheduled_run_at_once(
     def run(name: str) -> None:
         try:
             barrier.wait(10)
-            ingest.ingest_window(RUNS[name], settings, db_url, run_key=name)
+            flow.ingest_window(RUNS[name], settings, db_url, run_key=name)
         except BaseException as exc:
             errors[name] = exc
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from pipeline import db, ingest
+from pipeline import db, flow
 from pipeline.config import Settings
 from pipeline.replay import ReplayServer
 
@@ -82,7 +82,7 @@ def test_postgres_stopped_mid_run_then_restarted(
 
     def run() -> None:
         try:
-            ingest.ingest_window(ALL_TIME, settings, url, run_key="crash/pg")
+            flow.ingest_window(ALL_TIME, settings, url, run_key="crash/pg")
         except BaseException as exc:
             errors.append(exc)
 
@@ -111,7 +111,7 @@ def test_postgres_stopped_mid_run_then_restarted(
 
     replay.clear_faults()
     replay.wait_idle(10)
-    counts = ingest.ingest_window(ALL_TIME, settings, url, run_key="crash/pg")  # the task's retry
+    counts = flow.ingest_window(ALL_TIME, settings, url, run_key="crash/pg")  # the task's retry
     assert counts["failed"] == 0
     assert rows(url, "SELECT status FROM ingest_runs") == [("success",)]
     assert_complete(url, replay)
@@ -179,7 +179,7 @@ def test_loader_killed_mid_batch_then_the_next_run_completes_the_window(
 
     replay.clear_faults()
     replay.wait_idle(10)
-    counts = ingest.ingest_window(ALL_TIME, settings, db_url)
+    counts = flow.ingest_window(ALL_TIME, settings, db_url)
     assert counts["failed"] == 0
     assert_complete(db_url, replay)
     assert_batches_whole(db_url)

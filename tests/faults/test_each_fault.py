@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from pipeline import ingest
+from pipeline import flow
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.replay import ReplayServer
@@ -52,7 +52,7 @@ PAGE_FAULTS: dict[str, tuple[dict[str, Any], tuple[str, str, str] | None]] = {
 def test_page_fault_alone(kind: str, db_url: str, replay: ReplayServer, settings: Settings) -> None:
     params, failure = PAGE_FAULTS[kind]
     replay.set_fault(page_path(replay, TARGET), kind, **params)
-    counts = ingest.ingest_window(ALL_TIME, settings, db_url)  # one item failing never fails the run
+    counts = flow.ingest_window(ALL_TIME, settings, db_url)  # one item failing never fails the run
     assert_nothing_lost(db_url, replay)
     assert_no_duplicates(db_url)
     assert_batches_whole(db_url)
@@ -86,7 +86,7 @@ def test_page_fault_alone(kind: str, db_url: str, replay: ReplayServer, settings
 
     replay.clear_faults()
     replay.wait_idle(10)
-    later = ingest.ingest_window(LATER, settings, db_url)  # any later run retries what failed
+    later = flow.ingest_window(LATER, settings, db_url)  # any later run retries what failed
     assert later["failed"] == 0 and later["loaded"] == 1
     assert_complete(db_url, replay)
     assert_batches_whole(db_url)
@@ -98,7 +98,7 @@ def test_page_429_waits_for_retry_after_and_succeeds_in_the_same_run(
 ) -> None:
     path = page_path(replay, TARGET)
     replay.set_fault(path, "429", count=1, retry_after=1)
-    counts = ingest.ingest_window(ALL_TIME, settings, db_url)
+    counts = flow.ingest_window(ALL_TIME, settings, db_url)
     assert counts["failed"] == 0
     assert_complete(db_url, replay)
     hits = [r for r in replay.request_log() if r["path"] == path]
@@ -110,11 +110,11 @@ def test_page_429_beyond_the_retry_budget_is_a_dead_letter(
     db_url: str, replay: ReplayServer, settings: Settings
 ) -> None:
     replay.set_fault(page_path(replay, TARGET), "429", retry_after=0)
-    ingest.ingest_window(ALL_TIME, settings, db_url)
+    flow.ingest_window(ALL_TIME, settings, db_url)
     assert [(s, c) for _, _, s, c, _ in open_dead_letters(db_url)] == [("fetch", "UpstreamStatusError")]
     assert "HTTP 429" in open_dead_letters(db_url)[0][4]
     replay.clear_faults()
-    ingest.ingest_window(LATER, settings, db_url)
+    flow.ingest_window(LATER, settings, db_url)
     assert_complete(db_url, replay)
 
 
@@ -124,7 +124,7 @@ def test_moved_page_is_followed_and_keeps_its_identity(
 ) -> None:
     path = page_path(replay, TARGET)
     replay.set_fault(path, "moved", status=status)
-    counts = ingest.ingest_window(ALL_TIME, settings, db_url)
+    counts = flow.ingest_window(ALL_TIME, settings, db_url)
     assert counts["failed"] == 0
     assert_complete(db_url, replay)
     assert [r["status"] for r in replay.request_log() if r["path"].endswith(path)] == [status, 200]
@@ -137,7 +137,7 @@ def test_moved_page_is_followed_and_keeps_its_identity(
     canonical = rows(db_url, "SELECT canonical_url FROM articles WHERE docid = %s", (TARGET,))[0][0]
     assert "_replay" not in canonical and canonical.endswith(path.rsplit("/", 1)[1])
     # a second sighting does not fetch it again
-    ingest.ingest_window(ALL_TIME, settings, db_url)
+    flow.ingest_window(ALL_TIME, settings, db_url)
     assert len([r for r in replay.request_log() if r["path"].endswith(path)]) == 2
 
 
@@ -167,7 +167,7 @@ def test_feed_fault_alone(
 ) -> None:
     params, words = FEED_FAULTS[kind]
     replay.set_fault(endpoint, kind, **params)
-    ingest.ingest_window(ALL_TIME, settings, db_url)  # the other source still works: the run goes on
+    flow.ingest_window(ALL_TIME, settings, db_url)  # the other source still works: the run goes on
     assert_nothing_lost(db_url, replay)
     assert_no_duplicates(db_url)
     assert_batches_whole(db_url)
@@ -183,7 +183,7 @@ def test_feed_fault_alone(
 
     replay.clear_faults()
     replay.wait_idle(10)
-    ingest.ingest_window(LATER, settings, db_url)  # retries the failed (source, window) first
+    flow.ingest_window(LATER, settings, db_url)  # retries the failed (source, window) first
     assert_complete(db_url, replay)
     assert_batches_whole(db_url)
 
@@ -193,7 +193,7 @@ def test_feed_429_waits_and_succeeds_in_the_same_run(
 ) -> None:
     replay.set_fault(ROLL, "429", count=1, retry_after=1)
     replay.set_fault(ZHIBO, "429", count=1, retry_after=1)
-    counts = ingest.ingest_window(ALL_TIME, settings, db_url)
+    counts = flow.ingest_window(ALL_TIME, settings, db_url)
     assert counts["failed"] == 0
     assert_complete(db_url, replay)
     for endpoint in (ROLL, ZHIBO):
@@ -208,14 +208,14 @@ def test_every_feed_source_failing_fails_the_run_then_recovers(
     replay.set_fault(ROLL, "503")
     replay.set_fault(ZHIBO, "503")
     with pytest.raises(PipelineError):
-        ingest.ingest_window(ALL_TIME, settings, db_url)
+        flow.ingest_window(ALL_TIME, settings, db_url)
     assert rows(db_url, "SELECT status, error IS NOT NULL FROM ingest_runs") == [("failed", True)]
     assert {(s, stage) for s, _, stage, *_ in open_dead_letters(db_url)} == {
         ("roll:155:1686", "discover"), ("zhibo:152", "discover"),
     }  # fmt: skip
     assert_nothing_lost(db_url, replay)
     replay.clear_faults()
-    ingest.ingest_window(LATER, settings, db_url)
+    flow.ingest_window(LATER, settings, db_url)
     assert_complete(db_url, replay)
 
 
@@ -226,16 +226,20 @@ def test_unknown_layout_bytes_are_kept_for_reparse(
     fetches it again, since a page served once in an unknown layout may have been a transient error page."""
     path = page_path(replay, TARGET)
     replay.set_fault(path, "unknown_layout")
-    ingest.ingest_window(ALL_TIME, settings, db_url)
+    flow.ingest_window(ALL_TIME, settings, db_url)
     kept = rows(db_url, "SELECT body FROM raw_pages r JOIN dead_letters d USING (raw_page_id)")
     assert len(kept) == 1 and b"nf-2030-layout" in bytes(kept[0][0])
     # reparse works from the stored bytes alone: still the unknown layout, still a dead letter, no request
     before = len(replay.request_log())
-    ingest.reparse(db_url)
+    pages = rows(db_url, "SELECT count(*) FROM raw_pages")[0][0]
+    reparsed = flow.reparse(db_url)
     assert len(replay.request_log()) == before
+    # the run row counts the page that failed as failed, not as parsed
+    assert (reparsed["parsed"], reparsed["failed"]) == (pages - 1, 1)
+    assert rows(db_url, "SELECT parsed, failed FROM ingest_runs WHERE kind = 'reparse'") == [(pages - 1, 1)]
     assert [(stage, cls) for _, _, stage, cls, _ in open_dead_letters(db_url)] == [("parse", "ParseError")]
     replay.clear_faults()
-    ingest.ingest_window(LATER, settings, db_url)
+    flow.ingest_window(LATER, settings, db_url)
     assert [r["fault"] for r in replay.request_log() if r["path"] == path] == ["unknown_layout", None]
     assert_complete(db_url, replay)
     body = rows(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline import ingest
+from pipeline import flow
 from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.replay import ReplayServer
@@ -34,14 +34,14 @@ MIX_KINDS = (
 def test_random_faults_then_clean_rerun_equals_a_clean_run(
     seed: int, db_url: str, replay: ReplayServer, settings: Settings
 ) -> None:
-    ingest.ingest_window(ALL_TIME, settings, db_url)
+    flow.ingest_window(ALL_TIME, settings, db_url)
     clean = state(db_url)
     assert clean["open_dead_letters"] == []
     truncate_all(db_url)
 
     replay.mix(seed, 0.3, MIX_KINDS)
     try:
-        ingest.ingest_window(ALL_TIME, settings, db_url)
+        flow.ingest_window(ALL_TIME, settings, db_url)
     except PipelineError:
         pass  # more than half failed: the run says so; what it did is still accounted for below
     faults = [r["fault"] for r in replay.request_log() if r["fault"]]
@@ -53,6 +53,6 @@ def test_random_faults_then_clean_rerun_equals_a_clean_run(
 
     replay.clear_faults()
     replay.wait_idle(10)
-    ingest.ingest_window(LATER, settings, db_url)  # the clean rerun only retries what is left
+    flow.ingest_window(LATER, settings, db_url)  # the clean rerun only retries what is left
     assert_complete(db_url, replay)
     assert state(db_url) == clean

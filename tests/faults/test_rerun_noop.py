@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pipeline import ingest
+from pipeline import flow
 from pipeline.config import Settings
 from pipeline.replay import ReplayServer
 
@@ -35,8 +35,8 @@ def snapshot(url: str) -> dict[str, list[str]]:
     return out
 
 
-def _w(a: str, b: str) -> ingest.Window:
-    return ingest.Window(
+def _w(a: str, b: str) -> flow.Window:
+    return flow.Window(
         datetime.fromisoformat(a).replace(tzinfo=UTC), datetime.fromisoformat(b).replace(tzinfo=UTC)
     )
 
@@ -58,10 +58,10 @@ def test_rerunning_a_window_changes_nothing(
     name: str, db_url: str, replay: ReplayServer, settings: Settings
 ) -> None:
     window = WINDOWS[name]
-    first = ingest.ingest_window(window, settings, db_url)
+    first = flow.ingest_window(window, settings, db_url)
     before = snapshot(db_url)
     pages = len(replay.request_log())
-    second = ingest.ingest_window(window, settings, db_url)
+    second = flow.ingest_window(window, settings, db_url)
     assert snapshot(db_url) == before
     assert second["loaded"] == second["fetched"] == second["failed"] == 0
     # the second run listed the feeds again but fetched no page
@@ -75,10 +75,10 @@ def test_rerunning_a_window_changes_nothing(
 def test_any_window_after_the_whole_range_changes_nothing(
     db_url: str, replay: ReplayServer, settings: Settings
 ) -> None:
-    ingest.ingest_window(ALL_TIME, settings, db_url)
+    flow.ingest_window(ALL_TIME, settings, db_url)
     before = snapshot(db_url)
     assert before["articles"]
     for name in sorted(WINDOWS):
-        counts = ingest.ingest_window(WINDOWS[name], settings, db_url)
+        counts = flow.ingest_window(WINDOWS[name], settings, db_url)
         assert counts["loaded"] == 0, name
         assert snapshot(db_url) == before, name

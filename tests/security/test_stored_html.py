@@ -13,7 +13,7 @@ import lxml.html
 import psycopg2
 import pytest
 
-from pipeline import ingest
+from pipeline import flow
 from pipeline.config import Settings
 from pipeline.parse.sanitize import sanitize_html
 from pipeline.replay import ReplayServer, default_data_dir
@@ -121,14 +121,14 @@ def _hostile_data_dir(tmp: Path) -> Path:
 def test_every_stored_body_is_safe_after_loading_every_fixture_and_a_hostile_page(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ingest.import_archive(FIXTURES / "hexo_posts", db_url)
+    flow.import_archive(FIXTURES / "hexo_posts", db_url)
     with ReplayServer(data_dir=_hostile_data_dir(tmp_path)) as replay:
         settings = dataclasses.replace(
             Settings(), roll_base=replay.base_url, zhibo_base=replay.base_url, roll_pairs=((155, 1686),),
             zhibo_ids=(152,), page_size=50, min_interval_per_host=0.0, retries=0,
         )  # fmt: skip
-        window = ingest.parse_window_key("2015-01-01T00:00:00+00:00/2025-01-01T00:00:00+00:00")
-        counts = ingest.ingest_window(window, settings, db_url)
+        window = flow.parse_window_key("2015-01-01T00:00:00+00:00/2025-01-01T00:00:00+00:00")
+        counts = flow.ingest_window(window, settings, db_url)
     assert counts["failed"] == 0
     conn = psycopg2.connect(db_url)
     try:

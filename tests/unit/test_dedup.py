@@ -164,3 +164,41 @@ def test_an_article_is_an_exact_copy_of_itself(title: str, body: str) -> None:
         assert v.verdict == "exact" and v.score == 1.0
     else:
         assert v.verdict == "different"
+
+
+def _candidate(article_id: int, a: Article, story_id: int | None = None, **kw: object) -> dedup.Candidate:
+    published = kw.get("published_at", a.published_at)
+    assert published is None or isinstance(published, datetime)
+    return dedup.Candidate(article_id, a.title, a.body_text, published, story_id or article_id)
+
+
+def test_decide_links_to_the_story_of_the_best_candidate(articles: dict[str, Article]) -> None:
+    pair = next(p for p in corpus.labelled_pairs() if p.kind.startswith("exact"))
+    other = next(p for p in corpus.labelled_pairs() if p.kind == "template_lookalike")
+    a, b = articles[pair.a], articles[pair.b]
+    unrelated = articles[other.a]
+    # the copy's story is 3 (it joined article 3's story earlier); the look-alike is not of the same story
+    link = dedup.decide(
+        9, a.published_at, a.title, a.body_text,
+        [_candidate(5, unrelated), _candidate(7, b, story_id=3)], heads_a_story=False,
+    )  # fmt: skip
+    assert (link.story_id, link.duplicate_of, link.matched_article_id) == (3, 3, 7)
+    assert link.verdict == "exact" and link.score == 1.0 and link.candidates == 2
+
+
+def test_decide_keeps_an_article_that_heads_a_story_an_original(articles: dict[str, Article]) -> None:
+    pair = next(p for p in corpus.labelled_pairs() if p.kind.startswith("exact"))
+    a, b = articles[pair.a], articles[pair.b]
+    heads = dedup.decide(9, a.published_at, a.title, a.body_text, [_candidate(7, b)], heads_a_story=True)
+    assert (heads.story_id, heads.duplicate_of, heads.verdict, heads.reason) == (9, None, "original", "heads its story")
+    alone = dedup.decide(9, a.published_at, a.title, a.body_text, [], heads_a_story=False)
+    assert (alone.verdict, alone.reason, alone.candidates) == ("original", "no candidate of the same story", 0)
+
+
+def test_decide_ignores_a_copy_outside_the_story_window(articles: dict[str, Article]) -> None:
+    pair = next(p for p in corpus.labelled_pairs() if p.kind.startswith("exact"))
+    a, b = articles[pair.a], articles[pair.b]
+    when = datetime(2021, 6, 1, tzinfo=UTC)
+    weeks_later = _candidate(7, b, published_at=when + dedup.STORY_WINDOW + timedelta(days=1))
+    link = dedup.decide(9, when, a.title, a.body_text, [weeks_later], heads_a_story=False)
+    assert link.verdict == "original" and link.candidates == 1

@@ -11,9 +11,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from pipeline.config import Settings
-from pipeline.discover import Window, discover_rss
+from pipeline.discover import RssSource, Window
 from pipeline.errors import DiscoverError
 from pipeline.fetch import Fetcher
+from pipeline.models import FeedItem
 
 # The shape RSSHub's /sina/finance route produced (the seed archive's origin): RFC 822 GMT dates,
 # the article's #artibody HTML as description; one old Sina RSS item wrapped in the redirect link.
@@ -62,9 +63,17 @@ def _fetcher() -> Fetcher:
     return Fetcher(dataclasses.replace(Settings(), min_interval_per_host=0.0, retries=0))
 
 
+def _list(url: str, window: Window) -> list[FeedItem]:
+    source = RssSource(_fetcher(), url)
+    assert source.name == f"rss:{url}"
+    listing = source.list_items(window.start, window.end)
+    assert not listing.truncated  # a feed is one document: nothing older to page to
+    return listing.items
+
+
 def test_rss_items_in_the_window(feed_server: str) -> None:
     window = Window(datetime(2021, 11, 1, tzinfo=UTC), datetime(2022, 1, 1, tzinfo=UTC))
-    items = discover_rss(_fetcher(), f"{feed_server}/feed.xml", window)
+    items = _list(f"{feed_server}/feed.xml", window)
     assert [i.docid for i in items] == ["comos:kyakumx1234567", "comos:kyakumx7654321"]
     assert items[0].published_at == datetime(2021, 11, 30, 3, 5, 31, tzinfo=UTC)
     assert items[0].title.startswith("“十四五”")
@@ -75,12 +84,12 @@ def test_rss_items_in_the_window(feed_server: str) -> None:
 
 def test_rss_window_is_half_open(feed_server: str) -> None:
     window = Window(datetime(2021, 11, 30, 3, 5, 31, tzinfo=UTC), datetime(2021, 12, 27, 1, 51, 4, tzinfo=UTC))
-    assert [i.docid for i in discover_rss(_fetcher(), f"{feed_server}/feed.xml", window)] == ["comos:kyakumx1234567"]
+    assert [i.docid for i in _list(f"{feed_server}/feed.xml", window)] == ["comos:kyakumx1234567"]
 
 
 def test_malformed_or_missing_feed_is_a_discover_error(feed_server: str) -> None:
     window = Window(datetime(2021, 1, 1, tzinfo=UTC), datetime(2023, 1, 1, tzinfo=UTC))
     with pytest.raises(DiscoverError, match="malformed feed"):
-        discover_rss(_fetcher(), f"{feed_server}/broken.xml", window)
+        _list(f"{feed_server}/broken.xml", window)
     with pytest.raises(DiscoverError, match="404"):
-        discover_rss(_fetcher(), f"{feed_server}/gone.xml", window)
+        _list(f"{feed_server}/gone.xml", window)
