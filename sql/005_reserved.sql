@@ -1,0 +1,2 @@
+-- Placeholder on the health branch only: another branch owns migration 005, and this file is
+-- dropped when the branches merge (it keeps the numbering gap-free for 007_health here).
