@@ -63,3 +63,7 @@ class LoadError(PipelineError):
 
 class MigrationError(PipelineError):
     """The migrations on disk and in the database disagree."""
+
+
+class NotifyError(PipelineError):
+    """An alert could not be delivered (webhook refused or unreachable, mail not sent)."""
