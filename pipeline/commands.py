@@ -58,6 +58,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
+    from pipeline import status
     from pipeline.replay import add_cli_arguments as replay_arguments
     from pipeline.search import add_cli_arguments as search_arguments
 
@@ -89,3 +90,5 @@ def register(sub: Any) -> None:
     )
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_up)
+
+    status.register(sub)
