@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -38,6 +39,8 @@ def _plain(value: Any) -> Any:
     """JSON-safe copy of a detail value (times as ISO 8601 UTC, intervals as seconds)."""
     if isinstance(value, datetime):
         return _iso(value)
+    if isinstance(value, Decimal):  # numeric columns of source_health
+        return float(value)
     if hasattr(value, "total_seconds"):
         return round(value.total_seconds(), 1)
     if isinstance(value, Mapping):
