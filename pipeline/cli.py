@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from pipeline import commands
+from pipeline import commands, status
 from pipeline.search import ORDER_BY_CHOICES
 from pipeline.terminal import join_relative_times, since_time, until_time
 
@@ -103,6 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(replay_sub, "serve", help="serve the recorded data set on 127.0.0.1")
     replay_arguments(p)
     p.set_defaults(func=commands.replay)
+
+    p = _command(
+        sub, "status", help="health per source: last item, rate against the usual, gaps, dead letters, lag"
+    )
+    status.add_cli_arguments(p)
+    p.set_defaults(func=status.run_cli)
 
     # Listed for --help only: main() hands `up` and everything after it to the launcher's own parser.
     _command(

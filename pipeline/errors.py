@@ -67,3 +67,7 @@ class MigrationError(PipelineError):
 
 class SearchQueryError(PipelineError):
     """The query string or a filter cannot be searched (no letters or digits, too long, bad option)."""
+
+
+class NotifyError(PipelineError):
+    """An alert could not be delivered (webhook refused or unreachable, mail not sent)."""
