@@ -12,11 +12,9 @@ This module imports Airflow; pipeline.notify does not.
 
 from __future__ import annotations
 
-import html
 import logging
-import os
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from airflow.sdk import BaseNotifier
 
@@ -100,18 +98,3 @@ class ClearAlerts(BaseNotifier):
             if notify.clear_alert(source, condition):
                 log.info("alert %s/%s cleared", source, condition)
 
-
-def send_email(alert: notify.Alert, recipients: list[str]) -> None:
-    """Mail the alert through Airflow's SmtpNotifier (connection `smtp_default`, or [email] email_conn_id).
-
-    Subject and body are given, so nothing of the alert is rendered as a Jinja template.
-    """
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
-
-    notifier = SmtpNotifier(
-        to=recipients,
-        from_email=os.environ.get("NEWSFLOW_ALERT_EMAIL_FROM") or None,
-        subject=f"[newsflow] {alert.condition}: {alert.source}",
-        html_content=f"<pre>{html.escape(alert.text())}</pre>",
-    )
-    notifier.notify(cast(Any, {}))

@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg2
 import psycopg2.extensions
+from psycopg2 import sql
 
 from pipeline.config import project_home
 from pipeline.errors import ConfigError, MigrationError
@@ -93,7 +94,7 @@ def ensure_database(admin_url: str, dbname: str) -> None:
             cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,))
             if cur.fetchone() is None:
                 try:
-                    cur.execute(f'CREATE DATABASE "{dbname}"')
+                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
                 except psycopg2.errors.DuplicateDatabase:
                     pass  # a concurrent caller created it first
     finally:
@@ -194,10 +195,10 @@ def migrate(url: str | None = None, directory: Path | None = None) -> list[str]:
             for num, name, path in files:
                 if num in history:
                     continue
-                sql = path.read_text(encoding="utf-8")
+                text = path.read_text(encoding="utf-8")
                 with transaction(conn) as cur:
-                    if re.sub(r"--[^\n]*", "", sql).strip():  # a file of comments only is a no-op
-                        cur.execute(sql)
+                    if re.sub(r"--[^\n]*", "", text).strip():  # a file of comments only is a no-op
+                        cur.execute(text)
                     cur.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                         (num, name, _checksum(path)),

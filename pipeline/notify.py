@@ -172,12 +172,12 @@ def deliver(alert: Alert) -> list[str]:
     recipients = email_recipients()
     if recipients:
         try:
-            from pipeline.airflow_notify import send_email
+            from pipeline.airflow_mail import send_alert_mail
         except ImportError:
             errors.append("NEWSFLOW_ALERT_EMAIL is set but Airflow (the airflow extra) is not installed")
         else:
             try:
-                send_email(alert, recipients)
+                send_alert_mail(f"[newsflow] {alert.condition}: {alert.source}", alert.text(), recipients)
                 sent.append("email")
             except Exception as exc:  # smtplib, the connection lookup, templating: all mean "not sent"
                 errors.append(f"alert mail not sent: {type(exc).__name__}: {exc}")
