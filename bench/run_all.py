@@ -29,6 +29,7 @@ QUICK: list[tuple[str, list[str]]] = [
     ("bench_search.py", ["--sizes", "100000", "--reps", "5", "--ilike-reps", "1"]),
     ("bench_archive_memory.py", ["--posts", "10000"]),
     ("bench_dag_parse.py", []),
+    ("bench_judgement.py", []),
 ]
 FULL: list[tuple[str, list[str]]] = [
     ("bench_parse.py", ["--seconds", "5"]),
@@ -38,6 +39,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("bench_search.py", ["--sizes", "100000,1000000"]),
     ("bench_archive_memory.py", ["--posts", "100000"]),
     ("bench_dag_parse.py", []),
+    ("bench_judgement.py", []),
 ]
 
 
@@ -83,6 +85,14 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
     g = results.get("bench_dag_parse.py", {})
     if "parse_ms" in g:
         rows.append(("DAG-folder parse (DagBag fill)", f"{g['parse_ms']} ms ({g['dags']} DAGs, {g['errors']} errors)"))
+    j = results.get("bench_judgement.py", {})
+    for split in ("dev", "test"):
+        if split in j:
+            f = j[split]
+            rows.append((
+                f"judged corpus {split}: policy P / R, story recall, false merges",
+                f"{f['policy_precision']} / {f['policy_recall']}, {f['story_recall']}, {f['false_merges']}",
+            ))  # fmt: skip
     for name, r in results.items():
         if "error" in r:
             rows.append((f"{name} FAILED", r["error"]))
