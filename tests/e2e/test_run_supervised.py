@@ -134,7 +134,10 @@ def test_a_killed_scheduler_is_restarted_and_two_ctrl_c_leave_nothing_behind(run
             400,
             "no scheduled run finished",
         )
-        assert [r["state"] for r in scheduled_runs()] == ["success"]
+        # A slow machine may cross a 10-minute boundary meanwhile: a later window's run may still be
+        # going, but no scheduled run may have failed, and the first to finish succeeded.
+        states = [r["state"] for r in scheduled_runs()]
+        assert "failed" not in states and "success" in states, states
 
     sessions = [tuple(s) for s in run.recorded()["sessions"]]  # type: ignore[attr-defined]
     assert session_members(sessions)  # things run now
