@@ -246,11 +246,21 @@ def videos_of(root: etree._Element) -> tuple[bool, list[str]]:
     return found, urls
 
 
+# A Sina short-video item is the player plus a caption: one or two paragraphs (a 【#话题#…】 lead, a
+# "来源：" line) of at most a few hundred characters. A report that embeds a clip has more text.
+VIDEO_CAPTION_MAX_PARAGRAPHS = 2
+VIDEO_CAPTION_MAX_CHARS = 300
+
+
 def content_kind(parts: BodyParts, *, page_has_video: bool = False) -> str | None:
-    """The article's kind: "text" when the body has any, else "video" (a player) or "gallery" (images
-    only). None when the body holds neither text nor media: that is no article."""
+    """The article's kind: "video" for a player with at most a short caption, "text" for any other body
+    with text, "gallery" for images only. None when the body holds neither text nor media: no article."""
     if parts.paragraphs:
-        return "text"
+        caption = (
+            len(parts.paragraphs) <= VIDEO_CAPTION_MAX_PARAGRAPHS
+            and sum(len(p) for p in parts.paragraphs) <= VIDEO_CAPTION_MAX_CHARS
+        )
+        return "video" if parts.has_video and caption else "text"
     if parts.has_video or page_has_video:
         return "video"
     if parts.images:

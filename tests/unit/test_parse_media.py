@@ -103,3 +103,36 @@ def test_real_text_page_stays_text() -> None:
     a = parse_article_page(PAGE.read_bytes(), PAGE_URL, FETCHED)
     assert a.content_kind == "text" and a.paragraphs
     assert list(a.media_urls) == [i.url for i in a.images]
+
+
+CAPTIONED = MEDIA / "video_2021_zuke_caption.md"
+
+
+def test_real_short_video_with_a_caption_is_a_video() -> None:
+    """A real archive post: Sina's player placeholder, one 【#话题#…】 caption, 来源：沸点视频."""
+    a = parse_hexo_post(CAPTIONED.read_bytes(), CAPTIONED.name)
+    assert a.content_kind == "video"
+    assert a.title == "00后女租客失联房屋堆满外卖盒 房东：4名保洁扫了一下午 已报警"
+    assert len(a.paragraphs) == 1 and a.paragraphs[0].startswith("【#女租客失联房屋堆满垃圾#")
+    assert a.media == "沸点视频"
+    assert a.editor == "邓健"
+    # the 2021 placeholder (div.video-2017#videoList0) names no file: the player is loaded by script
+    assert a.media_urls == ()
+
+
+def _fixture_documents() -> list[Path]:
+    skip = FIXTURES / "media"
+    return sorted(
+        p
+        for p in FIXTURES.rglob("*")
+        if p.suffix in (".md", ".html") and p.is_file() and skip not in p.parents and p.name != "README.md"
+    )
+
+
+@pytest.mark.parametrize("path", _fixture_documents(), ids=lambda p: p.name[:40])
+def test_every_text_fixture_stays_text(path: Path) -> None:
+    """The caption rule must not turn a report that embeds a clip (several fixtures do) into a video."""
+    from pipeline.parse import detect_and_parse
+
+    a = detect_and_parse(path.read_bytes(), path.name)
+    assert a.content_kind == "text", (path, a.paragraphs[:2])
