@@ -13,6 +13,7 @@ from lxml import etree
 
 from pipeline.errors import ParseError
 from pipeline.parse import parse_article_page, parse_hexo_post
+from tests.helpers import fixture_corpus
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 MEDIA = FIXTURES / "media" / "posts"
@@ -136,3 +137,33 @@ def test_every_text_fixture_stays_text(path: Path) -> None:
 
     a = detect_and_parse(path.read_bytes(), path.name)
     assert a.content_kind == "text", (path, a.paragraphs[:2])
+
+
+def test_every_judged_post_stays_text() -> None:
+    """The judged corpus keeps its posts as records, not files: parsed the way its loader does."""
+    posts = fixture_corpus("judged").load_posts()
+    assert len(posts) == 25
+    assert [p.key for p in posts if p.article.content_kind != "text"] == []
+
+
+def _caption_swapped(paragraphs: str) -> bytes:
+    """The real short-video post with its one caption paragraph replaced."""
+    text = CAPTIONED.read_text(encoding="utf-8")
+    caption = re.search(r"<p>\u3000\u3000【.*?</p>\n", text)
+    assert caption is not None
+    return text.replace(caption.group(0), paragraphs).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("paragraphs", "kind"),
+    [
+        (["一" * 150, "二" * 150], "video"),  # two paragraphs, 300 characters: still a caption
+        (["一" * 301], "text"),  # one paragraph past 300 characters: a report
+        (["一" * 50, "二" * 50, "三" * 50], "text"),  # three short paragraphs: a report
+    ],
+)
+def test_the_caption_rule_at_its_bounds(paragraphs: list[str], kind: str) -> None:
+    body = "".join(f"<p>\u3000\u3000{p}</p>\n" for p in paragraphs)
+    a = parse_hexo_post(_caption_swapped(body), CAPTIONED.name)
+    assert a.content_kind == kind
+    assert a.paragraphs == tuple(paragraphs)
