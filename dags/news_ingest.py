@@ -44,6 +44,13 @@ from typing import Any
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
 from pipeline.airflow_glue import NEWS_DAG_ID, POOL_NAME, announce_changes, articles_changed, news_db_url
+from pipeline.airflow_notify import AlertNotifier, ClearAlerts
+
+
+def _discover_mode() -> str:
+    """Backfills read their own window; scheduled and manual runs page back to each source's cursor."""
+    run_type = get_current_context()["dag_run"].run_type
+    return "window" if str(getattr(run_type, "value", run_type)) == "backfill" else "cursor"
 
 
 def _window() -> Any:
@@ -147,6 +154,10 @@ def _run_key() -> str:
     },
     tags=["newsflow", "sina", "ingest"],
     doc_md=__doc__,
+    # One alert per condition until it clears (the alerts table); the channels come from the
+    # environment (NEWSFLOW_ALERT_WEBHOOK_URL, NEWSFLOW_ALERT_EMAIL).
+    on_failure_callback=AlertNotifier("run_failed"),
+    on_success_callback=ClearAlerts(("run_failed",)),
 )
 def news_ingest() -> None:
     @task(pool=POOL_NAME)
@@ -156,7 +167,7 @@ def news_ingest() -> None:
         url = news_db_url()
         window = _window()
         run_id = flow.begin_run(_run_key(), "ingest", window, url=url)
-        found = flow.discover(run_id, window, settings=_settings(), url=url)
+        found = flow.discover(run_id, window, settings=_settings(), url=url, mode=_discover_mode())
         return {"run_id": run_id, "discovered": found}
 
     @task(pool=POOL_NAME)
@@ -174,15 +185,42 @@ def news_ingest() -> None:
         announce_changes(get_current_context()["outlet_events"], counts)
         return {"run_id": fetched["run_id"], **counts}
 
-    @task
+    # No retries: a verdict on the window's items does not change by asking again.
+    @task(retries=0)
     def report(processed: dict[str, int]) -> dict[str, int]:
-        from pipeline import flow
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from pipeline import flow, notify
+        from pipeline.errors import PipelineError
 
         ratio = float(get_current_context()["params"]["max_failure_ratio"])
-        # finish_run raises PipelineError when the run did not do its job: the task, and the run, fail.
-        return flow.finish_run(processed["run_id"], url=news_db_url(), max_failure_ratio=ratio)
+        url = news_db_url()
+        try:
+            counts = flow.finish_run(processed["run_id"], url=url, max_failure_ratio=ratio)
+        except PipelineError as exc:  # the run did not do its job: fail the task, and the run, at once
+            raise AirflowFailException(str(exc)) from exc
+        if counts["degraded"]:
+            notify.raise_alert(
+                notify.Alert(
+                    source=NEWS_DAG_ID,
+                    condition="run_degraded",
+                    summary=f"run {processed['run_id']} loaded its items but is degraded (see ingest_runs)",
+                    details={"run_id": processed["run_id"]},
+                ),
+                url,
+            )
+        else:
+            notify.clear_alert(NEWS_DAG_ID, "run_degraded", url)
+        return counts
 
-    report(process(fetch(discover())))
+    # Runs whatever happened upstream: a feed that went silent is news even when the run failed.
+    @task(trigger_rule="all_done", retries=0)
+    def check_feeds() -> int:
+        from pipeline import notify
+
+        return len(notify.check_sources(news_db_url()))
+
+    report(process(fetch(discover()))) >> check_feeds()
 
 
 news_ingest()

@@ -91,9 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only-missing", action="store_true", help="only articles with no index yet")
     p.set_defaults(func=commands.reindex)
 
-    p = _command(sub, "dead-letters", help="list items that failed, with the reason")
-    p.add_argument("--all", action="store_true", help="include resolved ones")
+    p = _command(
+        sub, "dead-letters", help="items that failed, with the reason: list (default), retry now, or ignore"
+    )
+    p.add_argument("action", nargs="?", choices=("list", "retry", "ignore"), default="list")
+    p.add_argument("ids", nargs="*", type=int, metavar="ID", help="dead_letter_id(s) to act on")
+    p.add_argument("--stage", choices=("discover", "fetch", "parse", "load"))
+    p.add_argument("--source", help="e.g. roll:155:1686")
+    p.add_argument("--all", action="store_true", help="list: include resolved and ignored ones")
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--reason", help="ignore: why (required)")
+    p.add_argument("--by", help="ignore: who decided (default: the OS user)")
     p.set_defaults(func=commands.dead_letters)
 
     from pipeline.replay import add_cli_arguments as replay_arguments

@@ -194,14 +194,40 @@ def _has_search_filter(args: argparse.Namespace) -> bool:
 
 
 def dead_letters(args: argparse.Namespace) -> int:
-    from pipeline.store.deadletters import list_dead_letters
+    import getpass
 
-    rows = list_dead_letters(open_database(migrate=False), include_resolved=args.all, limit=args.limit)
+    from pipeline.store import deadletters as letters
+
+    select = letters.Selection(ids=tuple(args.ids), stage=args.stage, source=args.source)
+    if args.action == "retry":
+        if not (args.ids or args.stage or args.source):
+            raise UsageError("retry what? give dead-letter ids, --stage or --source")
+        n = letters.retry_dead_letters(open_database(), select)
+        print(f"{n} dead letter(s) due now: the next run retries them")
+        return 0
+    if args.action == "ignore":
+        if not args.ids and not (args.stage or args.source):
+            raise UsageError("ignore what? give dead-letter ids, --stage or --source")
+        if not args.reason:
+            raise UsageError("ignore needs --reason (it is kept with the dead letter)")
+        n = letters.ignore_dead_letters(
+            open_database(), select, reason=args.reason, by=args.by or getpass.getuser()
+        )
+        print(f"{n} dead letter(s) ignored: no run retries them")
+        return 0
+    rows = letters.list_dead_letters(
+        open_database(migrate=False), include_resolved=args.all, limit=args.limit, select=select
+    )
     for row in rows:
-        resolved = "  (resolved)" if row.resolved_at else ""
+        due = (
+            f"  next try {row.next_attempt_at:%Y-%m-%d %H:%M}Z"
+            if row.state == "open" and row.next_attempt_at
+            else ""
+        )
+        why = f" ({row.ignore_reason})" if row.ignore_reason else ""
         print(
-            f"{row.last_failed_at:%Y-%m-%d %H:%M} {row.stage:8} {row.attempts:>2}x {row.source} {row.item_key}"
-            f"{resolved}\n    {row.error}"
+            f"#{row.dead_letter_id} {row.last_failed_at:%Y-%m-%d %H:%M} {row.stage:8} {row.attempts:>2}x "
+            f"{row.source} {row.item_key}  [{row.state}]{why}{due}\n    {row.error}"
         )
     print(f"{len(rows)} dead letter(s)")
     return 0

@@ -14,8 +14,8 @@ import logging
 import re
 import xml.sax
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol, TypedDict
@@ -79,15 +79,20 @@ class RollItem(TypedDict, total=False):
 class DiscoverResult:
     items: list[FeedItem]
     errors: list[DiscoverError]  # per-source failures: the run goes on, each becomes a dead letter
-    truncated: list[str]  # sources whose page limit was hit while still inside the window
+    truncated: list[str]  # sources whose page limit was hit while still inside the range
+    listings: dict[str, tuple[datetime, Listing]] = field(default_factory=dict)  # name -> (since, listing)
 
 
 @dataclass(frozen=True)
 class Listing:
-    """What a source listed for a range: its items there, and whether the page limit cut it short."""
+    """What a source listed for a range: its items there, whether the page limit cut it short, and
+    whether the feed still reached back to `since` (else what lies between `since` and `oldest` is no
+    longer listed: a coverage gap when `since` was the source's cursor)."""
 
     items: list[FeedItem]
     truncated: bool
+    reached: bool = True
+    oldest: datetime | None = None  # the oldest item the feed listed, in the range or not
 
 
 @dataclass(frozen=True)
@@ -155,17 +160,18 @@ class PagedSource(ABC):
     def list_items(self, since: datetime, until: datetime) -> Listing:
         """Page back until a page reaches past `since`, the feed ends, or the page limit (then truncated)."""
         found: dict[str, FeedItem] = {}
+        oldest: datetime | None = None
         for number in range(1, self.fetcher.settings.max_pages + 1):
             page = self.read_page(number)
-            oldest: datetime | None = None
             for item in page.items:
                 assert item.published_at is not None  # read_page drops items without a time
                 oldest = item.published_at if oldest is None else min(oldest, item.published_at)
                 if since <= item.published_at < until:
                     found.setdefault(item.item_key, item)
-            if page.last or (oldest is not None and oldest < since):
-                return Listing(list(found.values()), truncated=False)
-        return Listing(list(found.values()), truncated=True)
+            reached = oldest is not None and oldest <= since
+            if page.last or reached:
+                return Listing(list(found.values()), truncated=False, reached=reached, oldest=oldest)
+        return Listing(list(found.values()), truncated=True, reached=False, oldest=oldest)
 
     def _get_json(self, url: str, params: dict[str, Any], page: int) -> Any:
         try:
@@ -352,15 +358,20 @@ def source_named(fetcher: Fetcher, name: str) -> PagedSource:
     raise DiscoverError(name, "unknown source kind")
 
 
-def discover_window(sources: list[PagedSource], window: Window) -> DiscoverResult:
-    """Every given source for one window; one failing source does not stop the others."""
+def discover_window(
+    sources: list[PagedSource], window: Window, since: Mapping[str, datetime] | None = None
+) -> DiscoverResult:
+    """Every given source up to the window's end, from its start or, for a source named in `since`, from
+    that earlier time (its cursor); one failing source does not stop the others."""
     result = DiscoverResult(items=[], errors=[], truncated=[])
     for source in sources:
+        start = min(window.start, (since or {}).get(source.name, window.start))
         try:
-            listing = source.list_items(window.start, window.end)
+            listing = source.list_items(start, window.end)
         except DiscoverError as exc:
             result.errors.append(exc)
             continue
+        result.listings[source.name] = (start, listing)
         result.items.extend(listing.items)
         if listing.truncated:
             result.truncated.append(source.name)

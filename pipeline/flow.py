@@ -20,9 +20,10 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import psycopg2
 import psycopg2.extensions
 from psycopg2.extensions import cursor as Cursor
 
-from pipeline import db, dedup
+from pipeline import db, dedup, notify
 from pipeline.config import Settings
 from pipeline.discover import ArchiveFolder, Window, configured_sources, discover_window, source_named
 from pipeline.errors import DiscoverError, FetchError, PipelineError
@@ -41,6 +42,7 @@ from pipeline.models import Article, RawPage
 from pipeline.parse import parse_raw
 from pipeline.store import articles as article_store
 from pipeline.store import dedup as dedup_store
+from pipeline.store import health as health_store
 from pipeline.store import items as item_store
 from pipeline.store import runs as run_store
 from pipeline.store import tags as tag_store
@@ -145,61 +147,106 @@ def load_article(cur: Cursor, article: Article, *, source: str, raw_page_id: int
 def begin_run(run_key: str, kind: str, window: Window | None, url: str | None = None) -> int:
     """Create (or reopen, for a retried task) the run row; returns run_id."""
     with _connection(url) as conn, db.transaction(conn) as cur:
+        abandoned = health_store.close_stale_runs(cur, STALE_RUN_AGE)
+        if abandoned:
+            log.warning("closed runs %s as abandoned: untouched for %s, their workers are gone", abandoned, STALE_RUN_AGE)
         return run_store.begin_run(
             cur, run_key, kind, window.start if window else None, window.end if window else None
         )
 
 
-def finish_run(run_id: int, url: str | None = None, max_failure_ratio: float = 0.5) -> dict[str, int]:
-    """Close the run with its counts. Raises PipelineError when the run did not do its job:
+def finish_run(
+    run_id: int, url: str | None = None, max_failure_ratio: float = 0.5, *, wait_for_others: float = 120.0
+) -> dict[str, int]:
+    """Close the run with its counts and a verdict on the items of its window. Raises PipelineError
+    when the run did not do its job: every item of the window failed, or more than `max_failure_ratio`
+    of those that finished did (usually a layout change or an endpoint that moved).
 
-    every item that was tried failed, or more than `max_failure_ratio` of them did (usually a
-    layout change or an endpoint that moved). Per-item failures alone are dead letters, not errors,
-    and earlier dead letters that failed again (`refailed`) do not count against this run.
+    The verdict is about the window, not the share this worker claimed: an item loaded by an
+    overlapping run counts as loaded, and items an overlapping run is still working on are waited for
+    (up to `wait_for_others` seconds), then left out rather than counted as failures. A run whose
+    items loaded but that met a coverage gap or a source it could not list ends 'degraded'.
     """
-    with _connection(url) as conn, db.transaction(conn) as cur:
-        run = run_store.get_run(cur, run_id)
-        counts = {c: int(run[c]) for c in run_store.COUNT_COLUMNS}
-        tried = counts["parsed"] + counts["skipped"] + counts["failed"]
-        error = None
-        if counts["failed"] and counts["parsed"] + counts["skipped"] == 0:
-            error = f"all {counts['failed']} items failed (see dead_letters for run {run_id})"
-        elif tried and counts["failed"] / tried > max_failure_ratio:
-            error = (
-                f"{counts['failed']} of {tried} items failed, above the {max_failure_ratio:.0%} threshold "
-                f"(see dead_letters for run {run_id})"
-            )
-        run_store.end_run(cur, run_id, "failed" if error else "success", error)
+    deadline = time.monotonic() + wait_for_others
+    with _connection(url) as conn:
+        while True:
+            with db.transaction(conn) as cur:
+                outcome = run_store.window_outcome(cur, run_id)
+            if not outcome["elsewhere"] or time.monotonic() >= deadline:
+                break
+            time.sleep(1.0)
+        with db.transaction(conn) as cur:
+            run = run_store.get_run(cur, run_id)
+            counts = {c: int(run[c]) for c in run_store.COUNT_COLUMNS}
+            done = outcome["ok"] + outcome["failed"]
+            error = None
+            if outcome["failed"] and not outcome["ok"]:
+                error = f"all {outcome['failed']} items of the window failed (see dead_letters for run {run_id})"
+            elif done and outcome["failed"] / done > max_failure_ratio:
+                error = (
+                    f"{outcome['failed']} of {done} items of the window failed, above the "
+                    f"{max_failure_ratio:.0%} threshold (see dead_letters for run {run_id})"
+                )
+            status = "failed" if error else ("degraded" if run["degraded_reason"] else "success")
+            run_store.end_run(cur, run_id, status, error)
     log.info(
-        "run %s: discovered=%d fetched=%d skipped=%d parsed=%d duplicates=%d failed=%d refailed=%d loaded=%d",
-        run_id, counts["discovered"], counts["fetched"], counts["skipped"], counts["parsed"],
+        "run %s %s: discovered=%d fetched=%d skipped=%d parsed=%d duplicates=%d failed=%d refailed=%d "
+        "loaded=%d; window: %d done, %d failed, %d still with other runs, %d waiting",
+        run_id, status, counts["discovered"], counts["fetched"], counts["skipped"], counts["parsed"],
         counts["duplicates"], counts["failed"], counts["refailed"], counts["loaded"],
+        outcome["ok"], outcome["failed"], outcome["elsewhere"], outcome["waiting"],
     )  # fmt: skip
     if error:
         raise PipelineError(f"run {run_id}: {error}")
-    return counts
+    return {**counts, "degraded": int(status == "degraded")}
+
+
+def fail_run(run_id: int, error: str, url: str | None = None) -> None:
+    """End a run that could not do its job (e.g. no source could be listed) as failed, with the reason."""
+    with _connection(url) as conn, db.transaction(conn) as cur:
+        run_store.end_run(cur, run_id, "failed", error)
 
 
 # --- discover --------------------------------------------------------------------------------------
 
 
-def discover(run_id: int, window: Window, settings: Settings | None = None, url: str | None = None) -> int:
-    """List every configured source for the window into feed_items; returns the items seen.
+DISCOVER_MODES = ("cursor", "window")
+# A `running` row untouched this long lost its worker: a live run writes its counts after every batch.
+STALE_RUN_AGE = timedelta(hours=2)
 
-    A source that fails becomes a dead letter for (source, window) and is retried by later runs;
-    when every source fails the stage raises, since it could not do its job.
+
+def discover(
+    run_id: int,
+    window: Window,
+    settings: Settings | None = None,
+    url: str | None = None,
+    *,
+    mode: str = "window",
+) -> int:
+    """List every configured source into feed_items; returns the items seen.
+
+    mode "window" (backfills, `newsflow ingest`): the run's window [start, end). mode "cursor"
+    (scheduled runs): each source pages back from the window's end to its cursor, the newest item it
+    listed before, so a downtime is covered as far back as the feed still lists; where the feed no
+    longer reaches the cursor the run records a coverage gap (and alerts once). A listing that reaches
+    back over an open gap closes it. A source that fails becomes a dead letter for (source, window)
+    and is retried by later runs; when every source fails the stage raises, since it could not do its job.
     """
+    if mode not in DISCOVER_MODES:
+        raise ValueError(f"discover mode {mode!r}: use one of {', '.join(DISCOVER_MODES)}")
     fetcher = Fetcher(settings)
     sources = configured_sources(fetcher)
-    result = discover_window(sources, window)
     wkey = window_key(window)
-    failed_sources = {e.source for e in result.errors}
-    configured = {s.name for s in sources}
     with _connection(url) as conn:
-        retried = []
         with db.transaction(conn) as cur:
             pending = run_store.open_discover_failures(cur)
-        # No transaction is open while the failed sources are listed again (network).
+            cursors = {s.name: health_store.get_cursor(cur, s.name) for s in sources} if mode == "cursor" else {}
+        since = {name: c.published_at for name, c in cursors.items() if c is not None}
+        # No transaction is open while the sources are listed (network).
+        result = discover_window(sources, window, since)
+        failed_sources = {e.source for e in result.errors}
+        configured = {s.name for s in sources}
+        retried = []
         for name, key in pending:
             if key == wkey and name in failed_sources:
                 continue
@@ -210,6 +257,7 @@ def discover(run_id: int, window: Window, settings: Settings | None = None, url:
                 log.warning("retry of %s %s failed again: %s", name, key, exc)
                 continue
             retried.append((name, key, items))
+        new_gaps: list[tuple[str, datetime, datetime]] = []
         with db.transaction(conn) as cur:
             new = item_store.upsert_feed_items(cur, result.items)
             for name, key, items in retried:
@@ -221,9 +269,30 @@ def discover(run_id: int, window: Window, settings: Settings | None = None, url:
                 )
             for name in configured - failed_sources:
                 run_store.resolve_dead_letters(cur, name, wkey, ("discover",))
-            run_store.add_counts(cur, run_id, discovered=new, failed=len(result.errors))
+            for name, (start, listing) in result.listings.items():
+                if listing.reached:
+                    health_store.close_gaps_covered(cur, name, start, window.end, run_id)
+                else:
+                    # Between the range's start and the oldest item still listed, the feed shows nothing
+                    # more: recorded when that start was the cursor (the items were published and missed).
+                    cursor = cursors.get(name)
+                    gap_to = min(listing.oldest or window.end, window.end)
+                    if cursor is not None and cursor.published_at < gap_to:
+                        if health_store.record_gap(cur, name, cursor.published_at, gap_to, run_id):
+                            new_gaps.append((name, cursor.published_at, gap_to))
+                        run_store.mark_degraded(cur, run_id, f"{name}: coverage gap since {cursor.published_at:%Y-%m-%d %H:%M}Z")
+                if mode == "cursor" and listing.items:
+                    newest = max(listing.items, key=lambda it: (it.published_at, it.item_key))
+                    assert newest.published_at is not None
+                    health_store.advance_cursor(cur, name, newest.published_at, newest.item_key, run_id)
+            if result.errors:
+                run_store.mark_degraded(cur, run_id, "; ".join(str(e) for e in result.errors))
+            run_store.add_counts(cur, run_id, discovered=new)
     for name in result.truncated:
         log.warning("%s: page limit reached inside window %s; raise max_pages to cover it", name, wkey)
+    for name, gap_from, gap_to in new_gaps:
+        log.warning("%s: coverage gap %s .. %s (the feed no longer lists back to its cursor)", name, gap_from, gap_to)
+        notify.raise_alert(notify.gap_alert(name, gap_from, gap_to, run_id), url)
     if result.errors and len(result.errors) >= len(configured):
         raise DiscoverError("all sources", "; ".join(str(e) for e in result.errors))
     return len(result.items)
@@ -280,7 +349,7 @@ def _record_fetch(
             cur, source=row["source"], item_key=row["item_key"], stage="fetch", error=outcome,
             url=row["url"], feed_item_id=fid, run_id=run_id,
         )  # fmt: skip
-        item_store.mark_item(cur, fid, "failed", failed=True)
+        item_store.fail_item(cur, fid)
         kind = _failure_kind(row)
         run_store.add_counts(cur, run_id, **{kind: 1})
         counts[kind] += 1
@@ -405,7 +474,7 @@ def _dead_letter_item(cur: Cursor, run_id: int, row: dict[str, Any], stage: str,
         cur, source=row["source"], item_key=row["item_key"], stage=stage, error=exc,
         url=row["url"], raw_page_id=row["raw_page_id"], feed_item_id=row["feed_item_id"], run_id=run_id,
     )  # fmt: skip
-    item_store.mark_item(cur, row["feed_item_id"], "failed", failed=True)
+    item_store.fail_item(cur, row["feed_item_id"])
 
 
 def _process_batch(cur: Cursor, run_id: int, rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -494,8 +563,8 @@ def ingest_window(
     run_id = begin_run(run_key or f"cli/{uuid.uuid4()}", "ingest", window, url)
     try:
         discover(run_id, window, settings, url)
-    except DiscoverError:
-        finish_run(run_id, url)  # records the counts; raises if nothing could be done
+    except DiscoverError as exc:
+        fail_run(run_id, str(exc), url)  # no source could be listed: the run could not do its job
         raise
     fetch(run_id, window, settings, url)
     process(run_id, window, url)

@@ -90,3 +90,17 @@ def fixture_corpus(name: str) -> ModuleType:
         sys.modules[key] = module
         spec.loader.exec_module(module)
     return sys.modules[key]
+
+
+def retries_come_due(url: str) -> None:
+    """Let the retry back-off pass: every failed item and open dead letter is due now (as minutes later)."""
+    conn = psycopg2.connect(url)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute("UPDATE feed_items SET next_attempt_at = now() WHERE status = 'failed'")
+            cur.execute(
+                "UPDATE dead_letters SET next_attempt_at = now() "
+                "WHERE resolved_at IS NULL AND next_attempt_at IS NOT NULL"
+            )
+    finally:
+        conn.close()

@@ -11,9 +11,12 @@ from psycopg2.extras import Json
 
 from pipeline.models import FeedItem, RawPage
 
-# An item that failed this often is no longer claimed by any run: it stays `failed` with its open dead
-# letter until someone resets `attempts` by hand (scheduled retries of dead letters are issue 11's).
-MAX_ATTEMPTS = 5
+# A failed item is tried again by the first run after its next_attempt_at: 5 min, 15 min, 1 h, 4 h after
+# its first failures, then daily. After GIVE_UP_AFTER failures (about two weeks) it is `given_up`: no
+# run claims it, but it stays listed and counted (source_health, newsflow dead-letters) until a person
+# retries or ignores it. Nothing is dropped silently.
+RETRY_BACKOFF_SECONDS = (300, 900, 3600, 4 * 3600, 24 * 3600)
+GIVE_UP_AFTER = 18
 
 
 def upsert_feed_items(cur: Cursor, items: Iterable[FeedItem]) -> int:
@@ -64,13 +67,15 @@ def claim_items(
 ) -> list[dict[str, Any]]:
     """Lock up to `limit` unleased items of the window in the given statuses (SKIP LOCKED: parallel runs share work).
 
-    With retry_older, unfinished items outside the window come too (failed ones with fewer than
-    MAX_ATTEMPTS tries, items a killed run left behind, items a retried discover found): that is
-    how a later run retries a dead letter and completes an interrupted window.
+    A failed item is claimed only once it is due (next_attempt_at). With retry_older, unfinished items
+    outside the window come too (failed ones that are due, items a killed run left behind, items a
+    cursor-based discover listed beyond the window): that is how a later run retries a dead letter,
+    completes an interrupted window and fills a downtime.
     """
     cur.execute(
         f"""SELECT {_ITEM_COLS} FROM feed_items
-            WHERE status = ANY(%s) AND attempts < %s
+            WHERE status = ANY(%s)
+              AND (status <> 'failed' OR next_attempt_at IS NULL OR next_attempt_at <= now())
               AND ((published_at >= %s AND published_at < %s)
                    OR (%s AND status IN ('new', 'failed', 'fetched')))
               AND NOT (feed_item_id = ANY(%s))
@@ -78,7 +83,7 @@ def claim_items(
             ORDER BY published_at NULLS LAST, feed_item_id
             LIMIT %s
             FOR UPDATE SKIP LOCKED""",
-        (list(statuses), MAX_ATTEMPTS, start, end, retry_older, list(exclude), limit),
+        (list(statuses), start, end, retry_older, list(exclude), limit),
     )
     return _rows(cur)
 
@@ -136,16 +141,43 @@ def mark_item(
     *,
     raw_page_id: int | None = None,
     article_id: int | None = None,
-    failed: bool = False,
 ) -> None:
     cur.execute(
         """UPDATE feed_items SET status = %s,
              raw_page_id = COALESCE(%s, raw_page_id),
              article_id = COALESCE(%s, article_id),
-             attempts = attempts + %s
+             next_attempt_at = NULL
            WHERE feed_item_id = %s""",
-        (status, raw_page_id, article_id, 1 if failed else 0, feed_item_id),
+        (status, raw_page_id, article_id, feed_item_id),
     )
+
+
+def fail_item(cur: Cursor, feed_item_id: int) -> str:
+    """Count a failure and schedule the next attempt (item and its open dead letters); returns the new status.
+
+    `failed` with next_attempt_at by RETRY_BACKOFF_SECONDS, or `given_up` after GIVE_UP_AFTER failures.
+    """
+    cur.execute(
+        """UPDATE feed_items SET
+             attempts = attempts + 1,
+             status = CASE WHEN attempts + 1 >= %(give_up)s THEN 'given_up' ELSE 'failed' END,
+             next_attempt_at = CASE WHEN attempts + 1 >= %(give_up)s THEN NULL
+                 ELSE now() + (%(backoff)s::int[])[LEAST(attempts + 1, cardinality(%(backoff)s::int[]))]
+                              * interval '1 second' END
+           WHERE feed_item_id = %(id)s
+           RETURNING status, next_attempt_at""",
+        {"give_up": GIVE_UP_AFTER, "backoff": list(RETRY_BACKOFF_SECONDS), "id": feed_item_id},
+    )
+    row = cur.fetchone()
+    assert row is not None
+    status, due = row
+    cur.execute(
+        """UPDATE dead_letters SET next_attempt_at = %s,
+                  given_up_at = CASE WHEN %s THEN now() ELSE NULL END
+           WHERE feed_item_id = %s AND resolved_at IS NULL""",
+        (due, status == "given_up", feed_item_id),
+    )
+    return str(status)
 
 
 def stored_article_id(cur: Cursor, docid: str | None, canonical_url: str | None) -> int | None:

@@ -15,7 +15,7 @@ def begin_run(cur: Cursor, run_key: str, kind: str, window_start: Any, window_en
         """INSERT INTO ingest_runs (run_key, kind, window_start, window_end)
            VALUES (%s, %s, %s, %s)
            ON CONFLICT (run_key) DO UPDATE
-             SET status = 'running', finished_at = NULL, error = NULL
+             SET status = 'running', finished_at = NULL, error = NULL, degraded_reason = NULL
            RETURNING run_id""",
         (run_key, kind, window_start, window_end),
     )
@@ -35,7 +35,7 @@ def add_counts(cur: Cursor, run_id: int, **counts: int) -> None:
 
 def get_run(cur: Cursor, run_id: int) -> dict[str, Any]:
     cur.execute(
-        "SELECT run_id, run_key, kind, window_start, window_end, status, "
+        "SELECT run_id, run_key, kind, window_start, window_end, status, degraded_reason, "
         + ", ".join(COUNT_COLUMNS)
         + " FROM ingest_runs WHERE run_id = %s",
         (run_id,),
@@ -45,6 +45,39 @@ def get_run(cur: Cursor, run_id: int) -> dict[str, Any]:
         raise KeyError(run_id)
     names = [d[0] for d in cur.description]
     return dict(zip(names, row, strict=True))
+
+
+def mark_degraded(cur: Cursor, run_id: int, reason: str) -> None:
+    """Note why the run, whatever its items do, is not a clean success (its status becomes 'degraded')."""
+    cur.execute(
+        "UPDATE ingest_runs SET degraded_reason = concat_ws('; ', degraded_reason, %s::text) WHERE run_id = %s",
+        (reason[:2000], run_id),
+    )
+
+
+def window_outcome(cur: Cursor, run_id: int) -> dict[str, int]:
+    """What became of the items of the run's window, whichever run handled them.
+
+    ok: loaded or already stored; failed: failed (due again later) or given up; elsewhere: not done yet
+    and leased by another live run (an overlapping run is on it); waiting: listed, not done, not
+    leased (a retry not yet due, an item a later discover found). Ignored items do not count.
+    """
+    cur.execute(
+        """SELECT
+             count(*) FILTER (WHERE f.status IN ('loaded', 'skipped')),
+             count(*) FILTER (WHERE f.status IN ('failed', 'given_up')),
+             count(*) FILTER (WHERE f.status IN ('new', 'fetched') AND f.lease_until > now()
+                              AND EXISTS (SELECT 1 FROM pg_stat_activity s WHERE s.pid = f.lease_backend)),
+             count(*) FILTER (WHERE f.status IN ('new', 'fetched'))
+           FROM ingest_runs r
+           JOIN feed_items f ON f.published_at >= r.window_start AND f.published_at < r.window_end
+           WHERE r.run_id = %s""",
+        (run_id,),
+    )
+    row = cur.fetchone()
+    assert row is not None
+    ok, failed, elsewhere, unfinished = (int(v) for v in row)
+    return {"ok": ok, "failed": failed, "elsewhere": elsewhere, "waiting": unfinished - elsewhere}
 
 
 def end_run(cur: Cursor, run_id: int, status: str, error: str | None = None) -> None:

@@ -14,7 +14,7 @@ from pipeline.errors import PipelineError
 from pipeline.replay import ReplayServer
 
 from ..conftest import FIXTURES
-from ..helpers import ALL_TIME, expected_docids, page_path, query_rows
+from ..helpers import ALL_TIME, expected_docids, page_path, query_rows, retries_come_due
 
 
 def _snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -86,6 +86,7 @@ def test_500_on_a_page_is_a_dead_letter_then_retried(db_url: str, replay: Replay
     replay.clear_faults()
     # a later run over any window retries what failed before
     later = flow.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
+    retries_come_due(db_url)  # minutes later: what failed is due again
     flow.ingest_window(later, replay_settings, db_url)
     assert query_rows(db_url, "SELECT count(*) FROM articles WHERE docid = %s", (target,)) == [(1,)]
     assert query_rows(db_url, "SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL") == [(0,)]
@@ -98,6 +99,7 @@ def test_timeout_then_success(db_url: str, replay: ReplayServer, replay_settings
     letters = query_rows(db_url, "SELECT stage, error_class FROM dead_letters WHERE resolved_at IS NULL")
     assert letters == [("fetch", "FetchTimeout")]
     replay.clear_faults()
+    retries_come_due(db_url)  # minutes later: what failed is due again
     flow.ingest_window(ALL_TIME, replay_settings, db_url)
     assert query_rows(db_url, "SELECT count(*) FROM articles WHERE docid = %s", (target,)) == [(1,)]
 
@@ -114,6 +116,7 @@ def test_malformed_roll_page_is_a_dead_letter_and_retried(
     assert query_rows(db_url, "SELECT status FROM ingest_runs") == [("failed",)]
     replay.clear_faults()
     later = flow.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 2, tzinfo=UTC))
+    retries_come_due(db_url)  # minutes later: what failed is due again
     flow.ingest_window(later, settings, db_url)  # retries the failed (source, window) first
     assert query_rows(db_url, "SELECT count(*) FROM dead_letters WHERE resolved_at IS NULL") == [(0,)]
     assert query_rows(db_url, "SELECT count(*) FROM articles")[0][0] == len(expected_docids(replay))
@@ -162,6 +165,7 @@ def test_a_page_that_never_parses_does_not_fail_later_quiet_windows(
     first = flow.ingest_window(ALL_TIME, settings, db_url)
     assert first["failed"] == 1
     quiet = flow.Window(datetime(2030, 1, 1, tzinfo=UTC), datetime(2030, 1, 1, 0, 10, tzinfo=UTC))
+    retries_come_due(db_url)  # minutes later: what failed is due again
     again = flow.ingest_window(quiet, settings, db_url)  # retries the page, fails again, still succeeds
     assert again["refailed"] == 1 and again["failed"] == 0
     assert query_rows(db_url, "SELECT attempts FROM dead_letters WHERE resolved_at IS NULL") == [(2,)]

@@ -66,7 +66,7 @@ def test_two_processes_migrating_at_once_apply_each_migration_once(fresh_db: str
 def test_gap_in_numbering_is_refused(tmp_path: Path) -> None:
     for path in db.migration_files():
         shutil.copy(path[2], tmp_path / path[2].name)
-    (tmp_path / "009_later.sql").write_text("SELECT 1;")
+    (tmp_path / "099_later.sql").write_text("SELECT 1;")
     with pytest.raises(MigrationError, match="missing"):
         db.migration_files(tmp_path)
 

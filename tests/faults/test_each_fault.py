@@ -15,6 +15,7 @@ from pipeline.config import Settings
 from pipeline.errors import PipelineError
 from pipeline.replay import ReplayServer
 
+from ..helpers import retries_come_due
 from .conftest import (
     ALL_TIME,
     LATER,
@@ -86,6 +87,7 @@ def test_page_fault_alone(kind: str, db_url: str, replay: ReplayServer, settings
 
     replay.clear_faults()
     replay.wait_idle(10)
+    retries_come_due(db_url)  # minutes later: what failed is due again
     later = flow.ingest_window(LATER, settings, db_url)  # any later run retries what failed
     assert later["failed"] == 0 and later["loaded"] == 1
     assert_complete(db_url, replay)
@@ -114,6 +116,7 @@ def test_page_429_beyond_the_retry_budget_is_a_dead_letter(
     assert [(s, c) for _, _, s, c, _ in open_dead_letters(db_url)] == [("fetch", "UpstreamStatusError")]
     assert "HTTP 429" in open_dead_letters(db_url)[0][4]
     replay.clear_faults()
+    retries_come_due(db_url)  # minutes later: what failed is due again
     flow.ingest_window(LATER, settings, db_url)
     assert_complete(db_url, replay)
 
@@ -183,6 +186,7 @@ def test_feed_fault_alone(
 
     replay.clear_faults()
     replay.wait_idle(10)
+    retries_come_due(db_url)  # minutes later: what failed is due again
     flow.ingest_window(LATER, settings, db_url)  # retries the failed (source, window) first
     assert_complete(db_url, replay)
     assert_batches_whole(db_url)
@@ -215,6 +219,7 @@ def test_every_feed_source_failing_fails_the_run_then_recovers(
     }  # fmt: skip
     assert_nothing_lost(db_url, replay)
     replay.clear_faults()
+    retries_come_due(db_url)  # minutes later: what failed is due again
     flow.ingest_window(LATER, settings, db_url)
     assert_complete(db_url, replay)
 
@@ -239,6 +244,7 @@ def test_unknown_layout_bytes_are_kept_for_reparse(
     assert rows(db_url, "SELECT parsed, failed FROM ingest_runs WHERE kind = 'reparse'") == [(pages - 1, 1)]
     assert [(stage, cls) for _, _, stage, cls, _ in open_dead_letters(db_url)] == [("parse", "ParseError")]
     replay.clear_faults()
+    retries_come_due(db_url)  # minutes later: what failed is due again
     flow.ingest_window(LATER, settings, db_url)
     assert [r["fault"] for r in replay.request_log() if r["path"] == path] == ["unknown_layout", None]
     assert_complete(db_url, replay)

@@ -10,6 +10,7 @@ from pipeline.errors import PipelineError
 from pipeline.replay import ReplayServer
 
 from ..conftest import truncate_all
+from ..helpers import retries_come_due
 from .conftest import (
     ALL_TIME,
     LATER,
@@ -53,6 +54,7 @@ def test_random_faults_then_clean_rerun_equals_a_clean_run(
 
     replay.clear_faults()
     replay.wait_idle(10)
+    retries_come_due(db_url)  # minutes later: what failed is due again
     flow.ingest_window(LATER, settings, db_url)  # the clean rerun only retries what is left
     assert_complete(db_url, replay)
     assert state(db_url) == clean
