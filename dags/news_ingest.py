@@ -6,14 +6,20 @@ Every run handles exactly its own data interval `[data_interval_start - overlap,
 is loaded twice because every load is an upsert on a natural key (docid, canonical URL, title + body).
 
 * `discover` (pool `sina_http`): lists the roll API pairs (`roll_pairs`), the 7x24 feeds
-  (`zhibo_ids`) and RSS URLs for the window into `feed_items`.
+  (`zhibo_ids`) and RSS URLs into `feed_items`. A backfill run lists its window; a scheduled or
+  manual run pages each source back to its cursor (the newest item listed before), so a downtime
+  is refilled; where the feed no longer reaches the cursor it records a coverage gap and alerts.
 * `fetch` (pool `sina_http`): fetches the pages of items not already stored into `raw_pages`;
-  per-item failures go to `dead_letters` and are retried by later runs.
+  per-item failures go to `dead_letters` and are retried on a schedule (5 min … daily) by later runs.
 * `process`: parse, dedup, tag and load into `articles`. It sends an event for the Asset
   `newsflow_articles` (through the alias `newsflow_articles_changed`) only when the run added
   articles or new versions of changed ones, so DAGs scheduled on the Asset run for a reason.
-* `report`: writes the run's counts to `ingest_runs`; it **fails** when every item of a non-empty
-  feed failed or failures exceed `max_failure_ratio` (usually a Sina layout change).
+* `report` (no retries): writes the run's counts and verdict to `ingest_runs`; it **fails** when
+  every item of the window failed or failures exceed `max_failure_ratio` (usually a Sina layout
+  change), whichever run loaded them; a run that met a coverage gap or an unreadable source is
+  `degraded` (and alerts once).
+* `check_feeds` (runs whatever happened before it): alerts once when a feed went silent or far
+  below its usual rate (`source_health`). A failed run alerts through `on_failure_callback`.
 
 Tasks hand work to each other through Postgres; XCom carries only the run id and counts. The
 database is the Airflow Connection `news_db` (`AIRFLOW_CONN_NEWS_DB`).
