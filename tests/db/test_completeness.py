@@ -10,7 +10,6 @@ import dataclasses
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg2
@@ -42,15 +41,6 @@ AFTER = flow.Window(datetime(2022, 6, 17, 3, 40, tzinfo=UTC), datetime(2022, 6, 
 @pytest.fixture()
 def settings(replay: ReplayServer, replay_settings: Settings) -> Settings:
     return dataclasses.replace(replay_settings, zhibo_ids=())
-
-
-@pytest.fixture()
-def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[AlertReceiver]:
-    with AlertReceiver() as r:
-        monkeypatch.setenv("NEWSFLOW_ALERT_WEBHOOK_URL", r.url)
-        monkeypatch.setenv("NEWSFLOW_ALERT_WEBHOOK_FORMAT", "json")
-        monkeypatch.delenv("NEWSFLOW_ALERT_EMAIL", raising=False)
-        yield r
 
 
 def run(window: flow.Window, settings: Settings, url: str, mode: str) -> dict[str, int]:
