@@ -77,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "retag", help="tag every stored article again (after a taxonomy change)")
     p.set_defaults(func=commands.retag)
 
+    p = _command(
+        sub, "policies", help="policy records: one row per document, its 发文字号, issuers and reporting"
+    )
+    p.add_argument("query", nargs="?", help="a word of the title, or a 发文字号")
+    p.add_argument("--issuer", help="only documents of this issuer, e.g. 国务院办公厅")
+    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("--json", action="store_true", help="print the records as JSON")
+    p.set_defaults(func=commands.policies)
+
     p = _command(sub, "dedup", help="near-duplicate detection: --rebuild recomputes every story cluster")
     p.add_argument(
         "--rebuild", action="store_true", help="recompute signatures and clusters for all articles"

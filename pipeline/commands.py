@@ -106,6 +106,26 @@ def retag(args: argparse.Namespace) -> int:
     return 0
 
 
+def policies(args: argparse.Namespace) -> int:
+    from pipeline.store.policies import list_policies
+
+    rows = list_policies(open_database(migrate=False), limit=args.limit, issuer=args.issuer, query=args.query)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, default=json_default, indent=1))
+        return 0
+    for r in rows:
+        number = f" {r['doc_number']}" if r["doc_number"] else ""
+        kind = r["doc_type"] or "?"
+        if r["carrier"]:
+            kind += f" (by {r['carrier']})"
+        issuers = "、".join(f"{n}[{lv}]" for n, lv in zip(r["issuers"], r["issuer_levels"], strict=False))
+        first = f"{r['first_reported_at']:%Y-%m-%d %H:%M}Z" if r["first_reported_at"] else "-"
+        print(f"#{r['policy_id']} 《{r['title']}》{number}  {kind}  {issuers or '-'}")
+        print(f"    first reported {first}; {r['articles']} article(s) in {r['stories']} story(ies)")
+    print(f"{len(rows)} policy record(s)")
+    return 0
+
+
 def dedup(args: argparse.Namespace) -> int:
     from pipeline import flow
 

@@ -44,11 +44,13 @@ from pipeline.store import articles as article_store
 from pipeline.store import dedup as dedup_store
 from pipeline.store import health as health_store
 from pipeline.store import items as item_store
+from pipeline.store import policies as policy_store
 from pipeline.store import runs as run_store
 from pipeline.store import tags as tag_store
 from pipeline.store.articles import LoadResult
 from pipeline.store.tx import savepoint
 from pipeline.tag import TAGGER_VERSION, tag_article
+from pipeline.tag.records import RECORDS_VERSION, policy_mentions
 from pipeline.textnorm import normalize_title
 
 log = logging.getLogger(__name__)
@@ -136,7 +138,9 @@ def load_article(cur: Cursor, article: Article, *, source: str, raw_page_id: int
     result = article_store.upsert_article(cur, article, source=source, raw_page_id=raw_page_id)
     if not result.content_changed:
         return result
-    tag_store.write_tags(cur, result.article_id, tag_article(article))
+    tags = tag_article(article)
+    tag_store.write_tags(cur, result.article_id, tags)
+    policy_store.replace_policies(cur, result.article_id, policy_mentions(article, tags), RECORDS_VERSION)
     link = link_story(cur, result.article_id, article)
     return dataclasses.replace(result, duplicate_of=link.duplicate_of)
 
@@ -661,7 +665,7 @@ def retag_all(url: str | None = None, batch_size: int = 500) -> dict[str, int]:
     One transaction per batch of `batch_size` articles, walked by article_id, so a long retag holds
     no lock for long and a crash loses at most one batch (a rerun redoes it).
     """
-    counts = {"articles": 0, "tags": 0, "articles_changed": 0, "rows_changed": 0}
+    counts = {"articles": 0, "tags": 0, "articles_changed": 0, "rows_changed": 0, "policy_records": 0}
     with _connection(url) as conn:
         last = 0
         while True:
@@ -671,7 +675,11 @@ def retag_all(url: str | None = None, batch_size: int = 500) -> dict[str, int]:
                     break
                 changed_here = 0
                 for article_id, article in stored:
-                    now, changed = tag_store.write_tags(cur, article_id, tag_article(article))
+                    tags = tag_article(article)
+                    now, changed = tag_store.write_tags(cur, article_id, tags)
+                    counts["policy_records"] += policy_store.replace_policies(
+                        cur, article_id, policy_mentions(article, tags), RECORDS_VERSION
+                    )
                     counts["articles"] += 1
                     counts["tags"] += now
                     counts["rows_changed"] += changed

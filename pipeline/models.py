@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 
@@ -91,3 +91,35 @@ class Tag:
     evidence: str  # the matched span
     offset: int  # char offset of the span in title + "\n" + body_text; -1 if from metadata
     tagger_version: str
+
+
+@dataclass(frozen=True)
+class DocNumber:
+    """A 发文字号 as printed (国办发〔2021〕22号) and its parts: 机关代字, year, sequence number."""
+
+    text: str
+    agency_code: str
+    year: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class PolicyMention:
+    """One policy document an article is about, as `pipeline.tag.records` read it from that article."""
+
+    key: str  # record key: the folded document title, carrier stripped
+    title: str  # the document's own title, without 《》 and without its carrier
+    doc_type: str | None  # 规划, 意见, 办法 ...
+    carrier: str | None  # 通知 when a 通知 印发s it
+    is_draft: bool  # （征求意见稿）
+    number: DocNumber | None
+    issuers: tuple[tuple[str, str], ...]  # (name, level: 中央/部委/省/市)
+    signed_on: date | None  # 成文日期
+    published_on: date | None  # the day the article says it was issued
+    effective_on: date | None  # 施行
+    periods: tuple[str, ...]
+    topics: tuple[str, ...]
+    role: str  # "full_text" | "explains" | "reports"
+    evidence: str  # the title as written
+    offset: int  # of the title in title + "\n" + body_text
+    version: str  # records version that read it

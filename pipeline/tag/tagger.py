@@ -85,7 +85,7 @@ def _actions(doc: _Doc, tax: Taxonomy) -> list[Span]:
     return [Span(s, e, v) for s, e, v in tax.actions.find(doc.folded) if v]
 
 
-def _doc_type_of(title: str, tax: Taxonomy) -> str | None:
+def doc_type_of(title: str, tax: Taxonomy) -> str | None:
     """The document type a title names: its longest doc-type suffix, after a trailing (征求意见稿)/(试行)."""
     folded = fold_aligned(title).strip()
     base = tax.doc_suffix_strip.sub("", folded) or folded
@@ -106,7 +106,7 @@ def _titles(doc: _Doc, tax: Taxonomy) -> list[_Title]:
     out: list[_Title] = []
     for m in _TITLE_BRACKET_RE.finditer(doc.text):
         inner = m.group(1)
-        dt = _doc_type_of(inner, tax)
+        dt = doc_type_of(inner, tax)
         if dt is None:
             continue  # 《证券日报》, 《华尔街日报》: newspapers and books, not documents
         # 《规划》, 《意见》, 《公报》: a short name pointing back at a document named before it.
@@ -121,7 +121,7 @@ def _titles(doc: _Doc, tax: Taxonomy) -> list[_Title]:
     for m in tax.guanyu_re.finditer(doc.folded):
         if any(s <= m.start() < e for s, e in bracketed):
             continue
-        dt = _doc_type_of(doc.text[m.start() : m.end()], tax)
+        dt = doc_type_of(doc.text[m.start() : m.end()], tax)
         if dt:
             out.append(_Title(Span(m.start(), m.end(), dt), is_backref=False, is_draft=False))
     out.sort(key=lambda t: t.span.start)
