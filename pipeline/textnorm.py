@@ -14,6 +14,12 @@ EDITOR_RE = re.compile(r"责任编辑\s*[：:]\s*(?P<name>[^\s　]+(?:[ ·][^\s�
 BOILERPLATE_LINE_RES = (
     re.compile(r"^\s*责任编辑\s*[：:]"),
     re.compile(r"^\s*(海量资讯、精准解读，尽在新浪财经APP|新浪财经APP|扫二维码.*|新浪声明：.*)\s*$"),
+    # App promotion lines: 下载新浪财经APP，查看更多资讯和大V观点 and its variants (short lines only, so a
+    # sentence of an article that names the app stays).
+    re.compile(
+        r"^\s*(?=.{0,40}$)(?:.*(?:下载|打开|扫码|扫描|关注|点击|安装).*新浪财经(?:APP|App|app|客户端)"
+        r"|.*新浪财经(?:APP|App|app|客户端).*(?:查看|看更多|获取|下载)).*$"
+    ),
     re.compile(r"^\s*(来源|文章来源)\s*[：:].{0,30}$"),
 )
 
