@@ -86,6 +86,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the records as JSON")
     p.set_defaults(func=commands.policies)
 
+    p = _command(sub, "stocks", help="a stock's news by time, each link with how it was found and how sure")
+    p.add_argument("code", help="sh600519, 600519 (the exchange is inferred for A-shares), hk00700 ...")
+    p.add_argument(
+        "--min-confidence", type=float, default=0.0,
+        help="only links at least this sure: 0.6 keeps links the text supports, 0.3 adds page tags",
+    )  # fmt: skip
+    p.add_argument("--limit", type=int, default=30)
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.set_defaults(func=commands.stocks)
+
     p = _command(sub, "dedup", help="near-duplicate detection: --rebuild recomputes every story cluster")
     p.add_argument(
         "--rebuild", action="store_true", help="recompute signatures and clusters for all articles"

@@ -126,6 +126,28 @@ def policies(args: argparse.Namespace) -> int:
     return 0
 
 
+def stocks(args: argparse.Namespace) -> int:
+    from pipeline.store.stocks import list_stock_news
+    from pipeline.tag.stocks import market_of
+
+    code = args.code.strip().lower()
+    if code.isdigit() and len(code) == 6:
+        market = market_of(code)
+        if market is None:
+            raise UsageError(f"{args.code}: not an A-share code; give it with its exchange (sh, sz, bj, hk ...)")
+        code = market + code
+    rows = list_stock_news(open_database(migrate=False), code, min_confidence=args.min_confidence, limit=args.limit)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, default=json_default, indent=1))
+        return 0
+    for r in rows:
+        when = f"{r['published_at']:%Y-%m-%d %H:%M}Z" if r["published_at"] else "-"
+        print(f"{when}  {r['confidence']:.2f} {'/'.join(r['vias'])}  {r['title']}  ({r['media'] or '-'})")
+        print(f"    {r['evidence']}")
+    print(f"{len(rows)} article(s) linked to {code}")
+    return 0
+
+
 def dedup(args: argparse.Namespace) -> int:
     from pipeline import flow
 

@@ -46,11 +46,13 @@ from pipeline.store import health as health_store
 from pipeline.store import items as item_store
 from pipeline.store import policies as policy_store
 from pipeline.store import runs as run_store
+from pipeline.store import stocks as stock_store
 from pipeline.store import tags as tag_store
 from pipeline.store.articles import LoadResult
 from pipeline.store.tx import savepoint
 from pipeline.tag import TAGGER_VERSION, tag_article
 from pipeline.tag.records import RECORDS_VERSION, policy_mentions
+from pipeline.tag.stocks import STOCKS_VERSION, stock_links
 from pipeline.textnorm import normalize_title
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,7 @@ def load_article(cur: Cursor, article: Article, *, source: str, raw_page_id: int
     tags = tag_article(article)
     tag_store.write_tags(cur, result.article_id, tags)
     policy_store.replace_policies(cur, result.article_id, policy_mentions(article, tags), RECORDS_VERSION)
+    stock_store.replace_stock_links(cur, result.article_id, stock_links(article), STOCKS_VERSION)
     link = link_story(cur, result.article_id, article)
     return dataclasses.replace(result, duplicate_of=link.duplicate_of)
 
@@ -665,7 +668,10 @@ def retag_all(url: str | None = None, batch_size: int = 500) -> dict[str, int]:
     One transaction per batch of `batch_size` articles, walked by article_id, so a long retag holds
     no lock for long and a crash loses at most one batch (a rerun redoes it).
     """
-    counts = {"articles": 0, "tags": 0, "articles_changed": 0, "rows_changed": 0, "policy_records": 0}
+    counts = {
+        "articles": 0, "tags": 0, "articles_changed": 0, "rows_changed": 0, "policy_records": 0,
+        "stock_links_changed": 0,
+    }  # fmt: skip
     with _connection(url) as conn:
         last = 0
         while True:
@@ -679,6 +685,9 @@ def retag_all(url: str | None = None, batch_size: int = 500) -> dict[str, int]:
                     now, changed = tag_store.write_tags(cur, article_id, tags)
                     counts["policy_records"] += policy_store.replace_policies(
                         cur, article_id, policy_mentions(article, tags), RECORDS_VERSION
+                    )
+                    counts["stock_links_changed"] += stock_store.replace_stock_links(
+                        cur, article_id, stock_links(article), STOCKS_VERSION
                     )
                     counts["articles"] += 1
                     counts["tags"] += now

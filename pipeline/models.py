@@ -46,6 +46,18 @@ class StockRef:
 
 
 @dataclass(frozen=True)
+class StockLink:
+    """One way an article was linked to a stock (pipeline.tag.stocks): provenance and confidence."""
+
+    code: str  # as StockRef.code: "sh600519", "sz300024", "bj835670", "hk00700", "usstock:jpm"
+    name: str | None  # the short name the link gives, when it gives one
+    via: str  # "code_in_text" | "feed_ext" | "name_in_text" | "page_tag" | "page_keywords"
+    confidence: float  # 0..1
+    evidence: str  # the words that decided it
+    offset: int  # of evidence in title + "\n" + body_text; -1 when the text does not hold it
+
+
+@dataclass(frozen=True)
 class Image:
     url: str
     caption: str | None = None

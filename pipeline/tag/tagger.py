@@ -11,15 +11,15 @@ import re
 from dataclasses import dataclass, field
 
 from pipeline.models import Article, Tag
+from pipeline.tag.stocks import best_links, stock_links
 from pipeline.tag.taxonomy_loader import Taxonomy, load_taxonomy
 from pipeline.textnorm import fold_aligned
 
-CODE_VERSION = "1"
+CODE_VERSION = "2"  # 2: stock tags from pipeline.tag.stocks (codes in the text, flash ext, context)
 
 _TITLE_BRACKET_RE = re.compile(r"《([^《》\n]{1,100})》")
 _SENTENCE_END = frozenset("。；;！!？?\n")
 _ISSUER_GLUE_RE = re.compile(r"^[、,，和与及\s]*$")
-_CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 _PERCENT_RE = re.compile(r"\d+(?:\.\d+)?%")
 
 
@@ -276,33 +276,13 @@ def _first_by_value(spans: list[Span]) -> dict[str, tuple[Span, int]]:
     return out
 
 
-def _stock_tags(article: Article, doc: _Doc, tax: Taxonomy, version: str) -> list[Tag]:
-    """Stock links are Sina's automatic keyword tags: hints with a low score, and lower still when the
-    anchor text only ever occurs as the start of a longer word (数字人 inside 数字人文)."""
-    out = []
-    for stock in article.stocks:
-        name = stock.name or ""
-        positions = [m.start() for m in re.finditer(re.escape(name), doc.text)] if name else []
-        if not positions:
-            out.append(Tag("stock", stock.code, tax.score("stock_hint"), name or stock.code, -1, version))
-            continue
-        # A CJK anchor with CJK on both sides at every occurrence sits inside a longer word
-        # (宁波历史数字人文研究: the link says 数字人, the text says 数字人文).
-        embedded = not name.isascii() and all(
-            _CJK_RE.match(doc.text[p - 1 : p] or " ")
-            and _CJK_RE.match(doc.text[p + len(name) : p + len(name) + 1] or " ")
-            for p in positions
-        )
-        if embedded:
-            p = positions[0]
-            longer = doc.text[p : p + len(name) + 1]
-            out.append(
-                Tag("stock", stock.code, tax.score("stock_inside_longer_word"),
-                    f"{name} [only inside a longer word: {longer}…]", p, version)
-            )  # fmt: skip
-        else:
-            out.append(Tag("stock", stock.code, tax.score("stock_hint"), name, positions[0], version))
-    return out
+def _stock_tags(article: Article, tax: Taxonomy, version: str) -> list[Tag]:
+    """One stock tag per code: its most confident link (pipeline.tag.stocks). A page tag alone is a hint
+    with a low score, lower still when its anchor only occurs inside a longer word (数字人 in 数字人文)."""
+    return [
+        Tag("stock", link.code, link.confidence, link.evidence, link.offset, version)
+        for link in best_links(stock_links(article, tax))
+    ]
 
 
 def tag_with(article: Article, tax: Taxonomy) -> list[Tag]:
@@ -464,7 +444,7 @@ def tag_with(article: Article, tax: Taxonomy) -> list[Tag]:
     for value, (s, _n) in _first_by_value(regions).items():
         tags.append(_tag("region", value, tax.score("region_in_lead"), doc, s, version))
 
-    tags.extend(_stock_tags(article, doc, tax, version))
+    tags.extend(_stock_tags(article, tax, version))
     return tags
 
 
