@@ -67,7 +67,12 @@ def _crosses_sentence(text: str, a: int, b: int) -> bool:
 def _issuers(doc: _Doc, tax: Taxonomy) -> list[Span]:
     """Central bodies by alias, provincial/city bodies by pattern; leftmost-longest, no overlaps."""
     found: list[Span] = []
+    for m in tax.branch_issuer_re.finditer(doc.folded):
+        short = re.sub("(?:省|市|自治区|特别行政区)$", "", tax.region_names[m.group("region")])
+        found.append(Span(m.start(), m.end(), "人民银行" + short + m.group("suffix")))
     for m in tax.local_issuer_re.finditer(doc.folded):
+        if any(s.start <= m.start() < s.end for s in found):
+            continue
         region = tax.region_names[m.group("region")]
         suffix = tax.local_suffixes[m.group("suffix")]
         found.append(Span(m.start(), m.end(), region + suffix))

@@ -64,6 +64,7 @@ class Taxonomy:
     local_issuer_re: re.Pattern[str]
     region_names: dict[str, str]  # folded alias -> full region name
     local_suffixes: dict[str, str]  # folded suffix -> normalized suffix
+    branch_issuer_re: re.Pattern[str]  # 人民银行 + region + 中心支行/分行/营业管理部
     statistics_issuers: frozenset[str]
     data_issuers: frozenset[str]
     successors: dict[str, str]
@@ -107,6 +108,12 @@ def compile_taxonomy(raw: dict[str, Any]) -> Taxonomy:
             "(?P<region>" + _alternation(list(region_names)) + ")(?:省|市|自治区)?"
             "(?P<suffix>" + _alternation([fold_aligned(s) for s in suffixes]) + ")"
         )
+        branch = raw["local_issuer"]["branch"]
+        branch_re = re.compile(
+            "(?:" + _alternation([fold_aligned(x) for x in branch["prefixes"]]) + ")"
+            "(?P<region>" + _alternation(list(region_names)) + ")(?:省|市)?"
+            "(?P<suffix>" + _alternation([fold_aligned(x) for x in branch["suffixes"]]) + ")"
+        )
         stats = raw["statistics"]
         doc_types = list(raw["doc_types"])
         doc_aliases: dict[str, str] = dict(raw.get("doc_type_aliases", {}))
@@ -117,6 +124,7 @@ def compile_taxonomy(raw: dict[str, Any]) -> Taxonomy:
             local_issuer_re=local_re,
             region_names=region_names,
             local_suffixes={fold_aligned(k): v for k, v in suffixes.items()},
+            branch_issuer_re=branch_re,
             statistics_issuers=frozenset(i["name"] for i in issuers if i.get("statistics")),
             data_issuers=frozenset(i["name"] for i in issuers if i.get("publishes_statistics")),
             successors={i["name"]: i["successor"] for i in issuers if i.get("successor")},
