@@ -23,7 +23,9 @@ How two articles are judged (thresholds chosen on tests/fixtures/dedup_pairs, se
   notice repeated word for word on another day is another day's news, not a re-report.
 * Short texts: when the smaller text is shorter than `SHORT_CHARS` folded characters, one changed
   figure is a different fact, so a near verdict needs containment >= `SHORT_CONTAINMENT` and every number of
-  the smaller text present in the other.
+  the smaller text present in the other. A short text that no single candidate contains is judged
+  against each story's candidate members together (`story_containment`): a flash that condenses a
+  notice reported several ways joins the story of all of them.
 
 Why MinHash + LSH bands and not SimHash + block keys (measured by bench/bench_dedup_quality.py): the true
 duplicates of the labelled set include a flash contained in a longer article (5-gram Jaccard 0.12,
@@ -52,7 +54,7 @@ import numpy.typing as npt
 
 from pipeline import textnorm
 
-DEDUP_VERSION = "dedup-1"
+DEDUP_VERSION = "dedup-2"  # 2: short texts judged against their story's members together
 
 SHINGLE_N = 5
 NUM_PERM = 128
@@ -272,6 +274,54 @@ def best_match(
     return best
 
 
+def story_containment(
+    published_at: datetime | None, title: str, body_text: str, candidates: list[Candidate]
+) -> tuple[Candidate, Verdict] | None:
+    """A short text (a flash condensing a report) judged against each story's members together.
+
+    A flash may take its first sentence from one re-report and its figures from another, so that no
+    single member contains it. Membership is transitive through a story: the short text joins the
+    story whose candidate members, taken together, contain at least `SHORT_CONTAINMENT` of its
+    shingles and every one of its figures, under the same date and place guards as `compare`.
+    """
+    text = dedup_text(title, body_text)
+    if not text or len(text) >= SHORT_CHARS:
+        return None
+    mine = shingle_hashes(text)
+    if len(mine) == 0:
+        return None
+    stories: dict[int, list[Candidate]] = {}
+    for cand in candidates:
+        if within_story_window(published_at, cand.published_at):
+            stories.setdefault(cand.story_id, []).append(cand)
+    my_numbers, my_dates, my_places = numbers(title, body_text), lead_dates(title, body_text), places(title, body_text)
+    best: tuple[Candidate, Verdict] | None = None
+    for _story_id, members in sorted(stories.items()):
+        if len(members) < 2:
+            continue  # one member: compare() already judged it
+        union = np.unique(np.concatenate([shingle_hashes(dedup_text(m.title, m.body_text)) for m in members]))
+        inter = len(np.intersect1d(mine, union, assume_unique=True))
+        con = inter / len(mine)
+        if con < SHORT_CONTAINMENT:
+            continue
+        their_numbers = set().union(*(numbers(m.title, m.body_text) for m in members))
+        if not my_numbers <= their_numbers:
+            continue
+        their_dates = set().union(*(lead_dates(m.title, m.body_text) for m in members))
+        if my_dates and their_dates and my_dates.isdisjoint(their_dates):
+            continue
+        their_places = set().union(*(places(m.title, m.body_text) for m in members))
+        if my_places and their_places and my_places.isdisjoint(their_places):
+            continue
+        closest = max(members, key=lambda m: (len(np.intersect1d(mine, shingle_hashes(
+            dedup_text(m.title, m.body_text)), assume_unique=True)), -m.article_id))  # fmt: skip
+        verdict = Verdict("near", inter / (len(mine) + len(union) - inter), con,
+                          f"short text contained in {len(members)} reports of its story")  # fmt: skip
+        if best is None or con > best[1].containment:
+            best = (closest, verdict)
+    return best
+
+
 def decide(
     article_id: int,
     published_at: datetime | None,
@@ -283,6 +333,8 @@ def decide(
 ) -> DedupLink:
     """Which story the article belongs to, given its candidates and whether other articles already point at it."""
     match = best_match(published_at, title, body_text, candidates)
+    if match is None:
+        match = story_containment(published_at, title, body_text, candidates)
     if match is None or heads_a_story or match[0].story_id == article_id:
         # Members already point at this article: it stays their story's first article.
         reason = "no candidate of the same story" if match is None else "heads its story"
