@@ -217,17 +217,27 @@ def images_of(root: etree._Element) -> list[Image]:
     return out
 
 
+_PLAYER_XPATH = etree.XPath(
+    "descendant-or-self::*[self::video or self::iframe or self::object"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' video-2017 ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' artical-player-wrap ')"
+    " or starts-with(@id, 'videoList')]"
+    " | descendant::comment()[contains(., 'video-list')]"
+)
+
+
 def videos_of(root: etree._Element) -> tuple[bool, list[str]]:
     """Whether the body holds a video player, and the video and poster URLs it names.
 
-    Read before boilerplate removal, which drops players (they carry no text).
+    Read before boilerplate removal, which drops players (they carry no text). One compiled XPath
+    picks the candidate nodes (players, iframes, objects, player containers, video-list comments) in
+    document order, so the rest of the tree is not walked in Python.
     """
     found = False
     urls: list[str] = []
-    for el in root.iter():
-        if not isinstance(el.tag, str):
-            if el.tag is etree.Comment and "video-list" in (el.text or ""):
-                found = True
+    for el in _PLAYER_XPATH(root):
+        if not isinstance(el.tag, str):  # a <!-- video-list --> comment
+            found = True
             continue
         tag = el.tag.lower()
         attrs: tuple[str, ...] = ()

@@ -41,16 +41,18 @@ _CJK = "\u4e00-\u9fff"
 _SH_RE = re.compile(r"^(?:60[0135]|68[89]|900)\d{3}$")
 _SZ_RE = re.compile(r"^(?:00[0-3]|30[01]|200)\d{3}$")
 _BJ_RE = re.compile(r"^(?:43|83|87|88)\d{4}$|^920\d{3}$")
-# 贵州茅台（600519）, 平安银行(000001.SZ), 机器人（股票代码：300024）
-_PAREN_CODE_RE = re.compile(
-    r"(?P<name>[*＊]?(?:ST|st)?[" + _CJK + r"A-Za-z]{2,8})\s*[（(]\s*(?:股票代码|证券代码|代码)?\s*[：:]?\s*"
-    r"(?P<code>\d{6})(?:\s*\.\s*(?P<mkt>SH|SZ|BJ|sh|sz|bj))?\s*[）)]"
+# A code is looked for only around a run of exactly six digits (one fast scan), then by the forms
+# around it: 贵州茅台（600519）, 平安银行(000001.SZ), 机器人（股票代码：300024）, 600519.SH, SZ000001,
+# 股票代码：600519.
+_SIX_DIGITS_RE = re.compile(r"(?<![0-9])[0-9]{6}(?![0-9])")
+_PAREN_BEFORE_RE = re.compile(
+    r"(?P<name>[*＊]?(?:ST|st)?[" + _CJK + r"A-Za-z]{2,8})\s*[（(]\s*(?:股票代码|证券代码|代码)?\s*[：:]?\s*$"
 )
-# 600519.SH, SZ000001, sh600519 (not inside a longer run of digits or letters)
-_SUFFIX_CODE_RE = re.compile(r"(?<![0-9A-Za-z])(?P<code>\d{6})\s*\.\s*(?P<mkt>SH|SZ|BJ|sh|sz|bj)(?![A-Za-z])")
-_PREFIX_CODE_RE = re.compile(r"(?<![0-9A-Za-z])(?P<mkt>SH|SZ|BJ|sh|sz|bj)(?P<code>\d{6})(?!\d)")
-# 股票代码：600519 / 证券代码 000001
-_LABEL_CODE_RE = re.compile(r"(?:股票代码|证券代码|证券简称.{0,12}?代码)\s*[：:]?\s*(?P<code>\d{6})(?!\d)")
+_PAREN_AFTER_RE = re.compile(r"(?:\s*\.\s*(?P<mkt>SH|SZ|BJ|sh|sz|bj))?\s*[）)]")
+_SUFFIX_AFTER_RE = re.compile(r"\s*\.\s*(?P<mkt>SH|SZ|BJ|sh|sz|bj)(?![A-Za-z])")
+_PREFIX_BEFORE_RE = re.compile(r"(?<![0-9A-Za-z])(?P<mkt>SH|SZ|BJ|sh|sz|bj)$")
+_LABEL_BEFORE_RE = re.compile(r"(?:股票代码|证券代码|证券简称.{0,12}?代码)\s*[：:]?\s*$")
+_BEFORE_CHARS = 24
 # Words said only of a listed company, looked for just after (or before) a standalone anchor.
 _STOCK_CONTEXT_RE = re.compile(
     r"股价|股份|涨停|跌停|公告|市值|董事会|股东|减持|增持|回购|停牌|复牌|收盘报|涨幅|跌幅|涨超|跌超|大涨|大跌|"
@@ -87,17 +89,28 @@ def _short_name(raw: str) -> str:
 
 def _codes_in_text(text: str, conf: float) -> list[StockLink]:
     out: list[StockLink] = []
-    for m in _PAREN_CODE_RE.finditer(text):
-        code = _full_code(m.group("code"), m.group("mkt"))
+    for m in _SIX_DIGITS_RE.finditer(text):
+        start, end, digits = m.start(), m.end(), m.group()
+        before = text[max(0, start - _BEFORE_CHARS) : start]
+        after = text[end : end + 8]
+        name: str | None = None
+        mkt: str | None = None
+        first, last = start, end
+        paren, closing = _PAREN_BEFORE_RE.search(before), _PAREN_AFTER_RE.match(after)
+        if paren and closing:
+            name, mkt = _short_name(paren.group("name")), closing.group("mkt")
+            first, last = start - len(before) + paren.start(), end + closing.end()
+        elif suffix := _SUFFIX_AFTER_RE.match(after):
+            mkt, last = suffix.group("mkt"), end + suffix.end()
+        elif prefix := _PREFIX_BEFORE_RE.search(before):
+            mkt, first = prefix.group("mkt"), start - len(before) + prefix.start()
+        elif label := _LABEL_BEFORE_RE.search(before):
+            first = start - len(before) + label.start()
+        else:
+            continue
+        code = _full_code(digits, mkt)
         if code:
-            name = _short_name(m.group("name"))
-            out.append(StockLink(code, name, "code_in_text", conf, m.group(0), m.start()))
-    for rx in (_SUFFIX_CODE_RE, _PREFIX_CODE_RE, _LABEL_CODE_RE):
-        for m in rx.finditer(text):
-            mkt = m.groupdict().get("mkt")
-            code = _full_code(m.group("code"), mkt)
-            if code:
-                out.append(StockLink(code, None, "code_in_text", conf, m.group(0), m.start()))
+            out.append(StockLink(code, name, "code_in_text", conf, text[first:last], first))
     return out
 
 
