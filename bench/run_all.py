@@ -30,6 +30,7 @@ QUICK: list[tuple[str, list[str]]] = [
     ("bench_archive_memory.py", ["--posts", "10000"]),
     ("bench_dag_parse.py", []),
     ("bench_judgement.py", []),
+    ("bench_boilerplate.py", []),
 ]
 FULL: list[tuple[str, list[str]]] = [
     ("bench_parse.py", ["--seconds", "5"]),
@@ -40,6 +41,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("bench_archive_memory.py", ["--posts", "100000"]),
     ("bench_dag_parse.py", []),
     ("bench_judgement.py", []),
+    ("bench_boilerplate.py", []),
 ]
 
 
@@ -92,6 +94,14 @@ def table(results: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
             rows.append((
                 f"judged corpus {split}: policy P / R, story recall, false merges",
                 f"{f['policy_precision']} / {f['policy_recall']}, {f['story_recall']}, {f['false_merges']}",
+            ))  # fmt: skip
+    b = results.get("bench_boilerplate.py", {})
+    for split in ("dev", "test"):
+        if split in b:
+            ours, theirs = b[split]["newsflow"], b[split]["trafilatura"]
+            rows.append((
+                f"boilerplate {split} ({b[split]['documents']} docs): body F1, lines leaked",
+                f"{ours['body_f1']}, {ours['leaked_lines']} (trafilatura {theirs['body_f1']}, {theirs['leaked_lines']})",
             ))  # fmt: skip
     for name, r in results.items():
         if "error" in r:
