@@ -105,7 +105,11 @@ def linked(a: Any, b: Any, sigs: dict[str, dedup.Signature]) -> tuple[bool, str]
     if not dedup.within_story_window(a.article.published_at, b.article.published_at):
         return False, "outside the story window"
     v = dedup.compare(a.article.title, a.article.body_text, b.article.title, b.article.body_text)
-    return v.verdict != "different", f"{v.verdict} J={v.jaccard:.2f} C={v.containment:.2f} {v.reason}"
+    why = f"{v.verdict} J={v.jaccard:.2f} C={v.containment:.2f} {v.reason}"
+    cand = dedup.Candidate(2, b.article.title, b.article.body_text, b.article.published_at, 2)
+    # best_match applies the windows (the story window, and the shorter one of headline-fact links)
+    match = dedup.best_match(a.article.published_at, a.article.title, a.article.body_text, [cand])
+    return match is not None, why if match is not None or v.verdict == "different" else why + " (outside its window)"
 
 
 @dataclass

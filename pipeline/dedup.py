@@ -54,13 +54,15 @@ import numpy.typing as npt
 
 from pipeline import textnorm
 
-DEDUP_VERSION = "dedup-2"  # 2: short texts judged against their story's members together
+DEDUP_VERSION = "dedup-2"  # 2: short texts judged against their story's members together; headline facts
 
 SHINGLE_N = 5
 NUM_PERM = 128
 BANDS = 32
 ROWS = NUM_PERM // BANDS  # 4 rows: P(candidate) ~0.56 at Jaccard 0.4, 0.87 at 0.5, 0.98 at 0.6
 LEAD_CLAUSE_BAND = 255  # band number of the lead-clause keys
+HEADLINE_FACT_BAND = 254  # band number of the headline-fact keys (an indicator and its figure in a title)
+EVENT_WINDOW = timedelta(days=3)  # two reports linked by their headline fact alone appear within days
 LEAD_CLAUSES = 8  # how many leading clauses become keys
 MIN_CLAUSE_CHARS = 12  # shorter clauses are boilerplate ("据新华社报道") and would make hot buckets
 
@@ -92,6 +94,31 @@ PLACES = (
     "长沙 沈阳 青岛 宁波 厦门 大连 济南 哈尔滨 长春 福州 合肥 昆明 南宁 贵阳 太原 石家庄 兰州 乌鲁木齐 呼和浩特 "
     "南昌 东莞 佛山 无锡 温州 珠海 三亚 拉萨 银川 西宁 海口"
 ).split()
+
+
+# Official figures a headline reports; two reports of one release name the same indicator and figure
+# in their titles even when their texts share little (a release, a flash of it, an analyst's report).
+HEADLINE_INDICATORS = (
+    "制造业pmi 非制造业pmi 综合pmi pmi cpi ppi gdp lpr mlf m2 m1 社融 社会融资规模 70城 70个大中城市 "
+    "工业增加值 社会消费品零售总额 社零 固定资产投资 房地产开发投资 进出口 出口 进口 外汇储备 "
+    "工业企业利润 一般公共预算收入 财政收入 城镇调查失业率 失业率 存款准备金率 逆回购 中标利率"
+).split()
+_HEADLINE_FIGURE_RE = re.compile(r"\d+(?:\.\d+)?(?:%|个百分点|万亿元|亿元|万亿|亿|个基点|bp)")
+_HEADLINE_PERIOD_RE = re.compile(r"(?:\d{4}年)?(?:1-)?\d{1,2}月|[一二三四]季度|上半年|前三季度")
+
+
+def headline_facts(title: str) -> set[str]:
+    """"indicator=figure" for each official indicator and figure in the title (制造业pmi=50.3%)."""
+    folded = unicodedata.normalize("NFKC", title).lower().replace(" ", "")
+    indicators = [i for i in HEADLINE_INDICATORS if i in folded]
+    # the longest names only: 制造业pmi, not also pmi
+    indicators = [i for i in indicators if not any(i != j and i in j for j in indicators)]
+    figures = set(_HEADLINE_FIGURE_RE.findall(folded))
+    return {f"{i}={f}" for i in indicators for f in figures}
+
+
+def headline_periods(title: str) -> set[str]:
+    return set(_HEADLINE_PERIOD_RE.findall(unicodedata.normalize("NFKC", title)))
 
 
 @dataclass(frozen=True)
@@ -191,6 +218,8 @@ def signature(title: str, body_text: str) -> Signature:
             keys.append((band, _key(band, struct.pack(f"<{ROWS}I", *rows))))
     for clause in lead_clauses(body_text):
         keys.append((LEAD_CLAUSE_BAND, _key(LEAD_CLAUSE_BAND, clause.encode("utf-8"))))
+    for fact in sorted(headline_facts(title)):
+        keys.append((HEADLINE_FACT_BAND, _key(HEADLINE_FACT_BAND, fact.encode("utf-8"))))
     return Signature(
         minhash=mh, bucket_keys=tuple(dict.fromkeys(keys)), shingle_count=len(shingles), text_chars=len(text)
     )
@@ -215,6 +244,10 @@ def lead_dates(title: str, body_text: str) -> set[str]:
     """Month-day dates named in the title or the lead ("8月5日", year dropped): the day the news is about."""
     lead = unicodedata.normalize("NFKC", title + "\n" + body_text[: LEAD_CHARS * 2])
     return {f"{int(m)}月{int(d)}日" for m, d in _DATE_RE.findall(lead)}
+
+
+def _within(a: datetime | None, b: datetime | None, window: timedelta) -> bool:
+    return a is None or b is None or abs(a - b) <= window
 
 
 def within_story_window(a: datetime | None, b: datetime | None) -> bool:
@@ -267,6 +300,8 @@ def best_match(
             continue
         verdict = compare(title, body_text, cand.title, cand.body_text)
         if verdict.verdict == "different":
+            continue
+        if verdict.reason.startswith("same headline fact") and not _within(published_at, cand.published_at, EVENT_WINDOW):
             continue
         rank = (verdict.verdict == "exact", verdict.score, -cand.story_id)
         if best is None or rank > (best[1].verdict == "exact", best[1].score, -best[0].story_id):
@@ -352,6 +387,24 @@ def decide(
     )
 
 
+def _headline_fact_verdict(a_title: str, a_body: str, b_title: str, b_body: str, jac: float, con: float) -> Verdict:
+    """Two reports of one release with little shared text: the same indicator and figure in both titles,
+    no period of one title missing from the other, and the date and place guards of `compare`."""
+    shared = headline_facts(a_title) & headline_facts(b_title)
+    if not shared:
+        return Verdict("different", jac, con, "too little shared text")
+    pa, pb = headline_periods(a_title), headline_periods(b_title)
+    if pa and pb and pa.isdisjoint(pb):
+        return Verdict("different", jac, con, "headline periods differ")
+    da, db = lead_dates(a_title, a_body), lead_dates(b_title, b_body)
+    if da and db and da.isdisjoint(db):
+        return Verdict("different", jac, con, "dates differ")
+    la, lb = places(a_title, a_body), places(b_title, b_body)
+    if la and lb and la.isdisjoint(lb):
+        return Verdict("different", jac, con, "places differ")
+    return Verdict("near", jac, con, "same headline fact: " + ", ".join(sorted(shared)))
+
+
 def compare(a_title: str, a_body: str, b_title: str, b_body: str) -> Verdict:
     """Judge two articles: exact copy, near duplicate (same story) or different."""
     fa, fb = textnorm.fold(a_body), textnorm.fold(b_body)
@@ -365,7 +418,7 @@ def compare(a_title: str, a_body: str, b_title: str, b_body: str) -> Verdict:
     a_is_small = len(ta) <= len(tb)
     short = min(len(ta), len(tb)) < SHORT_CHARS
     if jac < NEAR_JACCARD and con < (SHORT_CONTAINMENT if short else NEAR_CONTAINMENT):
-        return Verdict("different", jac, con, "too little shared text")
+        return _headline_fact_verdict(a_title, a_body, b_title, b_body, jac, con)
     na, nb = numbers(a_title, a_body), numbers(b_title, b_body)
     small_numbers, large_numbers = (na, nb) if a_is_small else (nb, na)
     if small_numbers:

@@ -15,7 +15,7 @@ from pipeline.tag.stocks import best_links, stock_links
 from pipeline.tag.taxonomy_loader import Taxonomy, load_taxonomy
 from pipeline.textnorm import fold_aligned
 
-CODE_VERSION = "2"  # 2: stock tags from pipeline.tag.stocks (codes in the text, flash ext, context)
+CODE_VERSION = "3"  # 2: stock tags from pipeline.tag.stocks; 3: official policy actions, central-bank branches
 
 _TITLE_BRACKET_RE = re.compile(r"《([^《》\n]{1,100})》")
 _SENTENCE_END = frozenset("。；;！!？?\n")
@@ -133,17 +133,44 @@ def _titles(doc: _Doc, tax: Taxonomy) -> list[_Title]:
     return out
 
 
-def _doc_action_phrases(doc: _Doc, tax: Taxonomy, actions: list[Span]) -> list[tuple[Span, Span]]:
+# Listed companies 发布公告 every day: an unbracketed 公告/通告 is a public body's only when one is named
+# in the same sentence before it.
+_NEEDS_PUBLIC_ISSUER = frozenset({"公告", "通告"})
+
+
+def _doc_action_phrases(
+    doc: _Doc, tax: Taxonomy, actions: list[Span], issuers: list[Span]
+) -> list[tuple[Span, Span]]:
     """A document type right next to an action, unbracketed: 规划印发, 方案出炉, 印发通知, 发布…的意见."""
     out = []
     for dm in tax.doc_types.regex.finditer(doc.folded):
         dt = tax.doc_types.canonical[dm.group(0)]
         if dt in tax.phrase_only_doc_types:
             continue
+        if dt in _NEEDS_PUBLIC_ISSUER and not any(
+            s.end <= dm.start() and not _crosses_sentence(doc.text, s.end, dm.start()) for s in issuers
+        ):
+            continue
         for a in actions:
             if a.start == dm.end() or (a.end <= dm.start() and dm.start() - a.end <= 1):
                 out.append((Span(dm.start(), dm.end(), dt), a))
     return out
+
+
+def _policy_action(doc: _Doc, tax: Taxonomy, issuers: list[Span]) -> tuple[str, Span, str | None] | None:
+    """The first official policy action of the taxonomy's list in the title or lead, with its issuer."""
+    title = doc.folded[: doc.title_end]
+    for name, rx, issuer, needs_issuer in tax.policy_actions:
+        if issuer == "中国人民银行" and tax.market_rate_title_re.search(title):
+            continue  # an LPR fixing's article: banks quote it, the central bank decides nothing (neither)
+        for m in rx.finditer(doc.folded, 0, doc.lead_end):
+            if needs_issuer and not any(
+                s.end <= m.start() and m.start() - s.end <= 40 and not _crosses_sentence(doc.text, s.end, m.start())
+                for s in issuers
+            ):
+                continue
+            return name, Span(m.start(), m.end(), name), issuer
+    return None
 
 
 def _near_document(a: Span, anchors: list[Span], reach: int, text: str) -> bool:
@@ -297,7 +324,7 @@ def tag_with(article: Article, tax: Taxonomy) -> list[Tag]:
     issuers = _issuers(doc, tax)
     actions = _actions(doc, tax)
     titles = _titles(doc, tax)
-    phrases = _doc_action_phrases(doc, tax, actions)
+    phrases = _doc_action_phrases(doc, tax, actions, issuers)
     anchors = [t.span for t in titles] + [p[0] for p in phrases]
 
     # The policy verdict: is this article ABOUT a document being issued or explained?
@@ -332,6 +359,12 @@ def tag_with(article: Article, tax: Taxonomy) -> list[Tag]:
         pol.add(tax.weight("headline_document"), "document in the headline")
     if sum(1 for t in titles if t.is_backref) >= tax.proximity("backrefs_min") and pol.score > 0:
         pol.add(tax.weight("document_backrefs"), "article keeps referring to the document")
+    action_issuer: str | None = None
+    if pol.score < tax.threshold("policy"):
+        hit = _policy_action(doc, tax, issuers)
+        if hit is not None:
+            name, span, action_issuer = hit
+            pol.add(tax.weight("policy_action"), f"official policy action: {name}", span)
     stats = _statistics(doc, tax, issuers)
     is_stats = stats.score >= tax.threshold("statistics_release")
     is_policy = pol.score >= tax.threshold("policy")
@@ -369,6 +402,12 @@ def tag_with(article: Article, tax: Taxonomy) -> list[Tag]:
             sc = tax.score("issuer_in_body")
         if s.value not in best or sc > best[s.value][0]:
             best[s.value] = (sc, s)
+    if is_policy and action_issuer is not None:
+        # The body that takes the action issued it (央行 for a rate decision, 国常会 for its decisions).
+        for s in issuers:
+            if s.value == action_issuer and s.start < doc.lead_end:
+                best[s.value] = (max(best[s.value][0], tax.score("issuing_issuer")), best[s.value][1])
+                break
     for value, (sc, s) in best.items():
         tags.append(_tag("issuer", value, sc, doc, s, version))
 

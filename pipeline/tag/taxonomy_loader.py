@@ -65,6 +65,8 @@ class Taxonomy:
     region_names: dict[str, str]  # folded alias -> full region name
     local_suffixes: dict[str, str]  # folded suffix -> normalized suffix
     branch_issuer_re: re.Pattern[str]  # 人民银行 + region + 中心支行/分行/营业管理部
+    policy_actions: tuple[tuple[str, re.Pattern[str], str | None, bool], ...]  # name, regex, issuer, needs_issuer
+    market_rate_title_re: re.Pattern[str]  # a headline about a market fixing (LPR): no rate decision
     statistics_issuers: frozenset[str]
     data_issuers: frozenset[str]
     successors: dict[str, str]
@@ -125,6 +127,11 @@ def compile_taxonomy(raw: dict[str, Any]) -> Taxonomy:
             region_names=region_names,
             local_suffixes={fold_aligned(k): v for k, v in suffixes.items()},
             branch_issuer_re=branch_re,
+            policy_actions=tuple(
+                (str(a["name"]), re.compile(a["regex"]), a.get("issuer"), bool(a.get("needs_issuer", False)))
+                for a in raw.get("policy_actions", {}).get("patterns", [])
+            ),
+            market_rate_title_re=re.compile(raw.get("policy_actions", {}).get("market_rate_title", "(?!)")),
             statistics_issuers=frozenset(i["name"] for i in issuers if i.get("statistics")),
             data_issuers=frozenset(i["name"] for i in issuers if i.get("publishes_statistics")),
             successors={i["name"]: i["successor"] for i in issuers if i.get("successor")},

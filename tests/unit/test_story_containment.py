@@ -53,3 +53,28 @@ def test_reports_of_two_stories_are_not_pooled() -> None:
     b = Candidate(b.article_id, b.title, b.body_text, b.published_at, 2)  # another story
     link = dedup.decide(9, T0 + timedelta(hours=1), "电子烟拟参照卷烟管理", FLASH, [a, b], heads_a_story=False)
     assert link.verdict == "original"
+
+
+# Two reports of one release that share little text: the same indicator and figure in both headlines.
+PMI_A = ("12月制造业PMI升至50.3% 释放市场向好信号",
+         "国家统计局31日发布数据显示，12月份制造业采购经理指数（PMI）为50.3%，比上月上升0.2个百分点，"
+         "连续两个月位于临界点以上。分析人士认为，这表明制造业景气水平有所回升，市场预期向好。")  # fmt: skip
+PMI_B = ("12月制造业PMI回升至50.3%，中国经济恢复态势进一步明确",
+         "受访专家表示，保供稳价政策效果显现，原材料价格回落带动企业成本压力缓解，生产经营活动有所加快，"
+         "大型企业景气度较高，中小企业仍面临一定困难，预计明年一季度经济运行仍将保持在合理区间。")  # fmt: skip
+
+
+def test_reports_with_the_same_headline_fact_are_one_story() -> None:
+    v = dedup.compare(PMI_A[0], PMI_A[1], PMI_B[0], PMI_B[1])
+    assert v.verdict == "near" and "制造业pmi=50.3%" in v.reason
+    shared = set(dedup.signature(*PMI_A).bucket_keys) & set(dedup.signature(*PMI_B).bucket_keys)
+    assert any(band == dedup.HEADLINE_FACT_BAND for band, _ in shared)  # found as a candidate, too
+
+
+def test_the_same_figure_of_another_month_or_days_later_is_another_story() -> None:
+    other_month = ("11月制造业PMI升至50.3%", PMI_B[1])
+    assert dedup.compare(PMI_A[0], PMI_A[1], *other_month).verdict == "different"
+    cand = Candidate(1, PMI_B[0], PMI_B[1], T0 + timedelta(days=5), 1)
+    assert dedup.best_match(T0, PMI_A[0], PMI_A[1], [cand]) is None
+    near = Candidate(1, PMI_B[0], PMI_B[1], T0 + timedelta(hours=2), 1)
+    assert dedup.best_match(T0, PMI_A[0], PMI_A[1], [near]) is not None
