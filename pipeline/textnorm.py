@@ -98,6 +98,11 @@ SINA_BOILERPLATE_LINE_RES = (
     re.compile(r"^\s*(相关新闻|相关阅读|相关报道|延伸阅读|推荐阅读|热门推荐)\s*[：:]?\s*$"),
     re.compile(r"新浪财经公众号|24小时滚动播报最新的财经资讯|扫描(下方)?二维码关注"),
     re.compile(r"^\s*[（(]?\s*(文章|本文)来源\s*[：:].{0,40}[)）]?\s*$"),
+    # Bylines of republished posts: "► 文 观察者网 杨蓉", a WeChat "原创： 作者 公众号" line, and a lone
+    # "此前报道：<headline>" link line.
+    re.compile(r"^\s*►\s*文\s*[|｜]?\s*\S.{0,30}$"),
+    re.compile(r"^\s*原创\s*[：:]\s*\S.{0,40}$"),
+    re.compile(r"^\s*此前报道\s*[：:].{1,60}$"),
 )
 # Headings that introduce a run of link-only "related reading" paragraphs.
 RELATED_HEADING_RE = re.compile(r"^\s*(相关新闻|相关阅读|相关报道|延伸阅读|推荐阅读|热门推荐|此前报道)\s*[：:]?\s*$")

@@ -31,3 +31,13 @@ def test_a_short_sentence_citing_the_app_as_a_source_stays() -> None:
     line = "新浪财经APP数据显示，A股三大指数收涨。"
     article = parse_hexo_post(post("收盘", line, "沪深两市成交额超过一万亿元，北向资金净流入五十亿元。"), "short")
     assert article.paragraphs[0] == line
+
+
+def test_bylines_of_republished_posts_are_dropped() -> None:
+    body = "据报道，当地相关部门已经介入调查，并表示将尽快公布调查结果，回应网友关切。"
+    article = parse_hexo_post(
+        post("当地回应", "► 文 观察者网 杨蓉", "原创： 路闻卓立编译 人民币交易与研究", body,
+             "此前报道：港媒曝当事人出狱前首受访"),
+        "bylines",
+    )  # fmt: skip
+    assert article.paragraphs == (body,)
