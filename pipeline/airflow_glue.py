@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pipeline.errors import ConfigError
 
 NEWS_DAG_ID = "news_ingest"
+LIVE_DAG_ID = "news_live"  # runs on the feed watcher's events (dags/news_live.py)
 ARCHIVE_DAG_ID = "archive_import"
 # The Airflow Connection that holds the news database (AIRFLOW_CONN_NEWS_DB in the environment).
 NEWS_DB_CONN_ID = "news_db"

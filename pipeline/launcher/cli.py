@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit, urlunsplit
 
-from pipeline.airflow_glue import NEWS_DAG_ID
+from pipeline.airflow_glue import LIVE_DAG_ID, NEWS_DAG_ID
 from pipeline.config import project_home
 from pipeline.errors import PipelineError
 from pipeline.launcher.embedded import EmbeddedServerError, inspect, resolve_databases, stop_server
@@ -53,7 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("NEWSFLOW_OFFLINE", "") not in ("", "0", "false", "no"),
         help="also start the replay server and point the DAG at it (NEWSFLOW_OFFLINE=1)",
     )
-    p.add_argument("--no-unpause", action="store_true", help="leave the news DAG paused")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=float(os.environ.get("NEWSFLOW_REPLAY_RATE", "3")),
+        help="offline: the live replay publishes this many items per minute (default 3)",
+    )
+    p.add_argument("--no-unpause", action="store_true", help="leave the news DAGs paused")
     p.add_argument("--keep-db", action="store_true", help="leave the embedded PostgreSQL running on exit")
     p.add_argument("--parallelism", type=int, default=4, help="LocalExecutor task slots (default 4)")
     p.add_argument(
@@ -144,6 +150,7 @@ def _run(args: argparse.Namespace, home: Path, sig: _Signals) -> int:
         meta_url=dbs.meta,
         port=args.port,
         offline=args.offline,
+        replay_rate=args.rate,
         parallelism=args.parallelism,
         policy=RestartPolicy(max_per_hour=args.max_restarts),
     )
@@ -155,8 +162,13 @@ def _run(args: argparse.Namespace, home: Path, sig: _Signals) -> int:
         f"  (password kept in {stack.passwords_file})\n"
         f"  news DB     {_shown(dbs.news)}"
         + (f"  [embedded PostgreSQL {dbs.how}]" if dbs.embedded else "")
-        + f"\n  DAG         {NEWS_DAG_ID} {'paused' if args.no_unpause else 'unpaused, every 10 minutes'}"
-        f"{'  [offline: replay server ' + str(stack.replay_url) + ']' if stack.replay_url else ''}\n"
+        + f"\n  DAGs        {NEWS_DAG_ID} {'paused' if args.no_unpause else 'unpaused, every 10 minutes'}; "
+        f"{LIVE_DAG_ID} {'paused' if args.no_unpause else 'unpaused, on the feed watcher (triggerer)'}"
+        + (
+            f"\n  offline     replay server {stack.replay_url}, live: a new item every {60 / args.rate:.0f} s"
+            if stack.replay_url else ""
+        )
+        + "\n"
         f"  logs        {home / 'logs'}\n"
         "A component that dies is restarted. Ctrl-C stops everything.",
         flush=True,

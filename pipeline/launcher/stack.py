@@ -18,7 +18,7 @@ from pathlib import Path
 import requests
 
 from pipeline import db
-from pipeline.airflow_glue import NEWS_DAG_ID, sqlalchemy_url
+from pipeline.airflow_glue import LIVE_DAG_ID, NEWS_DAG_ID, sqlalchemy_url
 from pipeline.errors import PipelineError
 from pipeline.launcher import rest
 from pipeline.launcher.secrets import ADMIN_USER, admin_password, airflow_keys
@@ -61,6 +61,7 @@ class Stack:
     meta_url: str
     port: int = 8080
     offline: bool = False
+    replay_rate: float = 3.0  # offline: live replay items per minute
     replay_port: int | None = None
     parallelism: int = 4
     dags: Path = field(default_factory=dags_folder)
@@ -158,7 +159,9 @@ class Stack:
         if self.offline:
             self.replay_port = self.replay_port or free_port()
             # The module's own entry point: independent of how the CLI wires `newsflow replay serve`.
-            argv = ["-m", "pipeline.replay.server", "--port", str(self.replay_port), "--timeshift"]
+            # Live: the recorded set shifted to now, then a new item every 60/rate seconds, for as long as it runs.
+            argv = ["-m", "pipeline.replay.server", "--port", str(self.replay_port), "--timeshift",
+                    "--live", "--rate", str(self.replay_rate)]  # fmt: skip
             self._spawn("replay", [sys.executable, *argv])
         self._spawn(
             "api-server",
@@ -191,14 +194,16 @@ class Stack:
     def wait_ready(self, timeout: float = 300.0) -> None:
         rest.wait_healthy(self.base_url, timeout, tick=self.supervise)
 
-    def up(self, *, unpause: bool = True, timeout: float = 300.0) -> float:
-        """prepare + start + wait + unpause; returns the seconds it took."""
+    def up(self, *, unpause: bool = True, live: bool = True, timeout: float = 300.0) -> float:
+        """prepare + start + wait + unpause (news_ingest, and news_live unless `live` is False); returns
+        the seconds it took."""
         t0 = time.monotonic()
         self.prepare()
         self.start()
         self.wait_ready(timeout)
         with self.api() as api:
-            rest.wait_dag(api, self.base_url, NEWS_DAG_ID, tick=self.supervise)
-            if unpause:
-                rest.unpause(api, self.base_url, NEWS_DAG_ID)
+            for dag_id in (NEWS_DAG_ID, LIVE_DAG_ID):
+                rest.wait_dag(api, self.base_url, dag_id, tick=self.supervise)
+                if unpause and (live or dag_id != LIVE_DAG_ID):
+                    rest.unpause(api, self.base_url, dag_id)
         return time.monotonic() - t0

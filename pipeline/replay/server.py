@@ -64,20 +64,96 @@ class DataSet:
         return (self.data_dir / str(art["file"])).read_bytes()
 
 
+_LIVE_ID_RE = re.compile(r"(doc|detail)-i(?P<id>[a-z0-9]+?)l(?P<loop>\d+)\.")
+
+
+class LiveFeed:
+    """Live mode: after the recorded data set (shifted so its newest item is the server's start), copies
+    of the recorded items appear one at a time, `rate` per minute, in the recorded order, looping.
+
+    Copy k (k = 0, 1, ...) is recorded item k mod n of loop k // n + 1, published at
+    start + (k + 1) * 60 / rate: the recorded spacing (hours to days between items) compressed to the
+    chosen rate, so a newcomer sees items arrive at a steady pace. A copy gets fresh ids (docid
+    `<id>l<loop>`, 7x24 id + loop * 10^7), its time, and its title marked （回放<loop>）, so it is a new
+    article to the pipeline (same docid, URL or title + body would make it the old row again); its
+    body is the recorded one, so dedup puts the copies of one item in one story. Nothing is listed
+    before its time has come.
+    """
+
+    def __init__(self, data: DataSet, rate: float, start: float) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be > 0 items per minute")
+        self.rate = rate
+        self.start = start
+        # oldest first: the order copies are published in
+        self.order: list[tuple[str, dict[str, Any]]] = sorted(
+            [("article", a) for a in data.articles] + [("flash", z) for z in data.flashes],
+            key=lambda kv: (kv[1]["ctime"] if kv[0] == "article" else kv[1]["_ctime"], str(kv[1].get("docid", kv[1].get("id")))),
+        )
+        self.lock = threading.Lock()
+        self.by_path: dict[str, tuple[dict[str, Any], int, int]] = {}  # live page path -> (art, loop, time)
+
+    def count(self, now: float) -> int:
+        """How many copies are published by `now`."""
+        if not self.order:
+            return 0
+        return max(0, int((now - self.start) * self.rate / 60.0))
+
+    def published(self, k: int) -> int:
+        return int(self.start + (k + 1) * 60.0 / self.rate)
+
+    def copies(self, now: float) -> list[tuple[str, dict[str, Any], int, int]]:
+        """(kind, recorded item, loop, published time) of every copy published by `now`, newest first."""
+        n = len(self.order)
+        out = []
+        for k in range(self.count(now) - 1, -1, -1):
+            kind, item = self.order[k % n]
+            out.append((kind, item, k // n + 1, self.published(k)))
+        return out
+
+    @staticmethod
+    def marked(title: str, loop: int) -> str:
+        return f"{title}（回放{loop}）"
+
+    def article_copy(self, art: dict[str, Any], loop: int, when: int) -> dict[str, Any]:
+        """The recorded article as its live copy: fresh docid and URL (the live day in the path), title."""
+        page_id = art["docid"].split(":", 1)[1]
+        live_id = f"{page_id}l{loop}"
+        parts = urlsplit(art["url"])
+        day = _beijing(when).strftime("%Y-%m-%d")
+        path = re.sub(r"/\d{4}-\d{2}-\d{2}/", f"/{day}/", parts.path, count=1).replace(page_id, live_id)
+        url = f"{parts.scheme}://{parts.netloc}{path}"
+        with self.lock:
+            self.by_path[parts.netloc + path] = (art, loop, when)
+        return {**art, "docid": f"comos:{live_id}", "url": url, "title": self.marked(art["title"], loop),
+                "ctime": when}  # fmt: skip
+
+    def flash_copy(self, z: dict[str, Any], loop: int, when: int) -> dict[str, Any]:
+        text = str(z["rich_text"])
+        return {**z, "id": int(z["id"]) + loop * 10_000_000, "rich_text": text + f"（回放{loop}）", "_ctime": when}
+
+    def page_for(self, path: str) -> tuple[dict[str, Any], int, int] | None:
+        with self.lock:
+            return self.by_path.get(path)
+
+
 class ReplayHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], data: DataSet, timeshift: bool) -> None:
+    def __init__(
+        self, address: tuple[str, int], data: DataSet, timeshift: bool, live_rate: float | None = None
+    ) -> None:
         super().__init__(address, ReplayHandler)
         self.data = data
+        self.live = LiveFeed(data, live_rate, time.time()) if live_rate else None
         self.faults = FaultSet()
         self.log_lock = threading.Lock()
         self.requests_seen: list[dict[str, Any]] = []
         self.robots_disallow: list[str] = []
         self.in_flight = 0  # GETs being answered (a "slow" one may outlive its client)
         # Shift every time so the newest item is "now" and the rest keep their spacing.
-        self.shift_seconds = int(time.time()) - data.newest if timeshift else 0
+        self.shift_seconds = int(time.time()) - data.newest if (timeshift or self.live) else 0
 
     @property
     def base_url(self) -> str:
@@ -370,6 +446,10 @@ class ReplayHandler(BaseHTTPRequestHandler):
     def _article_for(self, path: str) -> dict[str, Any] | None:
         if path.startswith("/_replay/moved/"):
             path = path[len("/_replay/moved") :]
+        live = self.server.live.page_for(path.lstrip("/")) if self.server.live else None
+        if live is not None:
+            art, loop, when = live
+            return {**art, "_live": (loop, when)}
         return self.server.data.by_path.get(path.lstrip("/"))
 
     def _served_url(self, real_url: str) -> str:
@@ -379,9 +459,15 @@ class ReplayHandler(BaseHTTPRequestHandler):
     def _page(self, art: dict[str, Any]) -> bytes:
         body = self.server.data.page_bytes(art)
         shift = self.server.shift_seconds
+        live = art.get("_live")
+        if live is not None:
+            _loop, when = live
+            shift = when - int(art["ctime"])
         if not shift:
             return body
         text = body.decode("utf-8")
+        if live is not None:
+            text = text.replace(str(art["title"]), LiveFeed.marked(str(art["title"]), live[0]))
         for iso in art.get("page_times", []):
             old = datetime.fromisoformat(iso).astimezone(BEIJING)
             new = old + timedelta(seconds=shift)
@@ -414,10 +500,16 @@ class ReplayHandler(BaseHTTPRequestHandler):
         num = min(max(self._int(q, "num", 20), 1), MAX_ROLL_NUM)
         page = max(self._int(q, "page", 1), 1)
         keyword = (q.get("k") or [""])[0]
-        listed = [a for a in data.articles if lid in a["lids"] and (not keyword or keyword in a["title"])]
+        recorded = [{**a, "ctime": a["ctime"] + shift} for a in data.articles]
+        if self.server.live is not None:
+            live = self.server.live
+            copies = [live.article_copy(item, loop, when) for kind, item, loop, when in live.copies(time.time())
+                      if kind == "article"]  # fmt: skip
+            recorded = copies + recorded  # copies are all newer than the recorded set
+        listed = [a for a in recorded if lid in a["lids"] and (not keyword or keyword in a["title"])]
         items: list[dict[str, Any]] = []
         for art in listed[(page - 1) * num : page * num]:
-            ct = art["ctime"] + shift
+            ct = art["ctime"]
             doc_id = art["docid"].split(":", 1)[1]
             bj = _beijing(ct)
             images = art.get("images") or []
@@ -463,14 +555,19 @@ class ReplayHandler(BaseHTTPRequestHandler):
         tag_id = self._int(q, "tag_id", self._int(q, "tag", 0))
         callback = (q.get("callback") or [""])[0] or None
         known = zhibo_id in data.zhibo_ids
+        every = [{**z, "_ctime": z["_ctime"] + shift} for z in data.flashes]
+        if self.server.live is not None:
+            live = self.server.live
+            every = [live.flash_copy(item, loop, when) for kind, item, loop, when in live.copies(time.time())
+                     if kind == "flash"] + every  # fmt: skip
         flashes = [
-            z for z in data.flashes
+            z for z in every
             if known and z["zhibo_id"] == zhibo_id and (not tag_id or any(t["id"] == tag_id for t in z["tag"]))
         ]  # fmt: skip
         out = []
         for z in flashes[(page - 1) * size : page * size]:
             item = {k: v for k, v in z.items() if not k.startswith("_")}
-            when = _beijing(z["_ctime"] + shift)
+            when = _beijing(z["_ctime"])
             item["create_time"] = item["update_time"] = f"{when:%Y-%m-%d %H:%M:%S}"
             item["docurl"] = self._served_url(z["docurl"]) if z.get("docurl") else ""
             ext = json.loads(z["ext"])
@@ -516,10 +613,11 @@ class ReplayServer:
         host: str = "127.0.0.1",
         port: int = 0,
         timeshift: bool = False,
+        live_rate: float | None = None,
     ) -> None:
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.data = DataSet(self.data_dir)
-        self.httpd = ReplayHTTPServer((host, port), self.data, timeshift)
+        self.httpd = ReplayHTTPServer((host, port), self.data, timeshift, live_rate)
         self._thread: threading.Thread | None = None
 
     # lifecycle
@@ -606,13 +704,18 @@ class ReplayServer:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8765, data_dir: Path | None = None, timeshift: bool = False
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    data_dir: Path | None = None,
+    timeshift: bool = False,
+    live_rate: float | None = None,
 ) -> None:
     """Serve in the foreground until interrupted."""
-    srv = ReplayServer(data_dir=data_dir, host=host, port=port, timeshift=timeshift)
+    srv = ReplayServer(data_dir=data_dir, host=host, port=port, timeshift=timeshift, live_rate=live_rate)
     print(
         f"replay server: {srv.base_url}  (data: {srv.data_dir}, {len(srv.data.articles)} articles"
-        f"{f', timeshift {srv.shift_seconds:+d} s' if timeshift else ''})",
+        f"{f', timeshift {srv.shift_seconds:+d} s' if timeshift or live_rate else ''}"
+        f"{f', live: a new item every {60 / live_rate:.0f} s' if live_rate else ''})",
         flush=True,
     )
     print(f"offline switch: export NEWSFLOW_REPLAY_URL={srv.base_url}", flush=True)
@@ -633,6 +736,12 @@ def add_cli_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeshift", action="store_true", help="shift all times so the newest recorded item is 'now'"
     )
+    parser.add_argument(
+        "--live",
+        action="store_true",
+        help="after the recorded items (shifted to now), publish copies of them one by one, --rate per minute",
+    )
+    parser.add_argument("--rate", type=float, default=3.0, help="live mode: items per minute (default 3)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -640,7 +749,10 @@ def run_cli(args: argparse.Namespace) -> int:
     if data is not None and not (Path(data) / "manifest.json").is_file():
         print(f"newsflow replay serve: error: {data} has no manifest.json (not a replay data set)", file=sys.stderr)
         return 2
-    serve(args.host, args.port, data, args.timeshift)
+    if args.live and args.rate <= 0:
+        print("newsflow replay serve: error: --rate must be > 0", file=sys.stderr)
+        return 2
+    serve(args.host, args.port, data, args.timeshift, args.rate if args.live else None)
     return 0
 
 

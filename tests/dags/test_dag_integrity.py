@@ -30,9 +30,9 @@ def dagbag(airflow_home: Path) -> tuple[Any, list[warnings.WarningMessage]]:
 def test_every_dag_file_imports(dagbag: tuple[Any, list[warnings.WarningMessage]]) -> None:
     bag, _ = dagbag
     assert bag.import_errors == {}
-    assert set(bag.dag_ids) == {"news_ingest", "archive_import"}
+    assert set(bag.dag_ids) == {"news_ingest", "archive_import", "news_live"}
     files = {Path(dag.fileloc).name for dag in bag.dags.values()}
-    assert files == {"news_ingest.py", "archive_import.py"}
+    assert files == {"news_ingest.py", "archive_import.py", "news_live.py"}
 
 
 def test_no_deprecation_warnings(dagbag: tuple[Any, list[warnings.WarningMessage]]) -> None:
@@ -45,14 +45,14 @@ def test_no_deprecation_warnings(dagbag: tuple[Any, list[warnings.WarningMessage
     assert deprecations == []
 
 
-@pytest.mark.parametrize("dag_id", ["news_ingest", "archive_import"])
+@pytest.mark.parametrize("dag_id", ["news_ingest", "archive_import", "news_live"])
 def test_house_rules(dagbag: tuple[Any, list[warnings.WarningMessage]], dag_id: str) -> None:
     dag = dagbag[0].dags[dag_id]
     assert "newsflow" in dag.tags
     assert dag.doc_md and len(dag.doc_md) > 200
     # the Details page shows it: one line saying what the DAG is for
     assert dag.description and 20 < len(dag.description) < 120
-    if dag.timetable.can_be_scheduled:
+    if dag.timetable.can_be_scheduled and "Asset" not in type(dag.timetable).__name__:  # not event-driven ones
         # a scheduled DAG tells its operator how to backfill it, through each of the three doors
         # (in the 3.3 UI the backfill form is behind the Trigger button; there is no Backfill button)
         for door in ("*Trigger* → *Backfill*", "airflow backfill create", "POST /api/v2/backfills"):
@@ -75,7 +75,8 @@ def test_house_rules(dagbag: tuple[Any, list[warnings.WarningMessage]], dag_id: 
     # The loading task's outlet is the alias through which it announces changed articles; a plain
     # Asset outlet would send an event on every successful run (see test_dag_run for the events).
     loaders = [t for t in dag.tasks if any(getattr(o, "name", None) == ARTICLES_ALIAS for o in t.outlets)]
-    assert [t.task_id for t in loaders] == (["process"] if dag_id == "news_ingest" else ["import_posts"])
+    expected = {"news_ingest": ["process"], "archive_import": ["import_posts"], "news_live": ["ingest"]}[dag_id]
+    assert [t.task_id for t in loaders] == expected
     assert not [o for t in dag.tasks for o in t.outlets if getattr(o, "uri", None)], "a static Asset outlet"
 
 
@@ -148,3 +149,19 @@ def test_dag_files_import_no_launcher_or_stage_at_parse_time(airflow_home: Path)
     # the DAG's callbacks are notifier objects, built when the file is parsed
     allowed = {"pipeline", "pipeline.airflow_glue", "pipeline.airflow_notify", "pipeline.notify", "pipeline.errors"}
     assert loaded <= allowed, loaded
+
+
+def test_news_live_runs_on_the_feed_watcher(dagbag: tuple[Any, list[warnings.WarningMessage]]) -> None:
+    """Event-driven: scheduled on the feeds Asset, whose watcher is the project's trigger (run by the triggerer)."""
+    from pipeline.airflow_watch import FeedWatchTrigger
+
+    dag = dagbag[0].dags["news_live"]
+    (asset,) = dag.timetable.asset_condition.objects
+    assert asset.name == "newsflow_feeds"
+    (watcher,) = asset.watchers
+    assert isinstance(watcher.trigger, FeedWatchTrigger)
+    classpath, kwargs = watcher.trigger.serialize()
+    assert classpath == "pipeline.airflow_watch.FeedWatchTrigger" and kwargs["poll_seconds"] > 0
+    assert dag.max_active_runs == 1
+    (only,) = dag.tasks
+    assert only.pool == HTTP_POOL

@@ -44,7 +44,9 @@ def stack(
         },
     )
     try:
-        stack.up(unpause=True, timeout=300)
+        # news_live stays paused here: its watcher would poll the replay server beside these tests'
+        # own runs (tests/e2e/test_live.py runs it on a stack of its own).
+        stack.up(unpause=True, live=False, timeout=300)
         yield stack
     except BaseException:
         for log in sorted((home / "logs").glob("*.log")):

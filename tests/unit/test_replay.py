@@ -360,3 +360,36 @@ def test_timeshift_moves_the_newest_item_to_now() -> None:
         flash = requests.get(srv.base_url + ZHIBO, params={"zhibo_id": 152}, timeout=10).json()
         created = flash["result"]["data"]["feed"]["list"][0]["create_time"]
         assert created.startswith(f"{datetime.now(BEIJING):%Y-}")
+
+
+# --- live mode ------------------------------------------------------------------------------------
+
+
+def test_live_mode_publishes_copies_one_by_one_at_the_rate() -> None:
+    from datetime import UTC as _UTC
+
+    from pipeline.parse import parse_article_page
+
+    recorded = manifest()
+    with ReplayServer(live_rate=120.0) as srv:  # one copy every 0.5 s
+        first = roll(srv, num=50).json()["result"]["data"]
+        assert not any("回放" in i["title"] for i in first)  # nothing before its time
+        assert max(int(i["ctime"]) for i in first) <= int(time.time()) + 1
+        time.sleep(2.6)
+        items = roll(srv, num=50).json()["result"]["data"]
+        flashes = requests.get(srv.base_url + ZHIBO, params={"zhibo_id": 152}, timeout=10).json()
+        listed = items + flashes["result"]["data"]["feed"]["list"]
+        copies = [i for i in listed if "回放1" in str(i.get("title", i.get("rich_text")))]
+        # about five copies by now (articles in the roll API, flashes in the 7x24 feed), none ahead of time
+        assert 3 <= len(copies) <= 6
+        now = time.time()
+        live_articles = [i for i in items if "回放" in i["title"]]
+        assert all(int(i["ctime"]) <= now + 1 for i in live_articles)
+        newest = live_articles[0]
+        assert newest["docid"].endswith("l1") and newest["docid"] not in {a["docid"] for a in recorded}
+        page = requests.get(newest["url"], timeout=10)
+        assert page.status_code == 200
+        art = parse_article_page(page.content, newest["url"], datetime.now(_UTC))
+        assert art.title == newest["title"] and art.docid == newest["docid"]
+        assert art.published_at is not None
+        assert abs(art.published_at.timestamp() - int(newest["ctime"])) <= 60  # the page carries its live time
