@@ -1,5 +1,9 @@
 """All network I/O: one requests Session with timeouts, retries, a per-host rate limit and robots.txt.
 
+The per-host rate limit is shared by every process when the Fetcher is given a HostGate (the flow
+gives it the one kept in PostgreSQL, `pipeline.store.ratelimit`): N workers then send what one
+would, and a Retry-After answered to one makes all of them wait.
+
 robots.txt is read as RFC 9309 says (by protego: the longest matching rule wins, Allow on a tie),
 with three outcomes by how it answered:
 
@@ -22,7 +26,7 @@ import threading
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -67,12 +71,35 @@ def _retry_after_seconds(value: str | None, cap: float) -> float | None:
     return max(0.0, min((when - datetime.now(UTC)).total_seconds(), cap))
 
 
-class Fetcher:
-    """Polite HTTP client. Thread-safe; one per task or CLI command."""
+class HostGate(Protocol):
+    """Request slots per host shared by every process that sends to it (pipeline.store.ratelimit)."""
 
-    def __init__(self, settings: Settings | None = None, session: requests.Session | None = None) -> None:
+    def reserve(self, host: str, interval: float) -> float:
+        """Take the host's next slot, `interval` seconds after the previous one; the Unix time it starts."""
+        ...
+
+    def hold(self, host: str, until: float) -> None:
+        """No process may send to `host` before Unix time `until` (a Retry-After one of them was given)."""
+        ...
+
+
+class Fetcher:
+    """Polite HTTP client. Thread-safe; one per task or CLI command.
+
+    With a `gate`, the spacing per host is shared by every process using the same gate (every
+    worker, the feed watcher, every backfill), and a Retry-After seen by one slows all of them;
+    without one (or when the gate cannot be reached), it holds within this Fetcher only.
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        session: requests.Session | None = None,
+        gate: HostGate | None = None,
+    ) -> None:
         self.settings = settings or Settings.from_env()
         self.session = session or make_session(self.settings)
+        self.gate = gate
         self._lock = threading.Lock()
         self._next_slot: dict[str, float] = {}
         self._robots: dict[str, tuple[float, Protego | None]] = {}
@@ -85,10 +112,20 @@ class Fetcher:
 
         Shared by every thread of this Fetcher.
         """
+        interval = max(self.settings.min_interval_per_host, self._crawl_delay.get(host, 0.0))
+        if self.gate is not None:
+            try:
+                start = self.gate.reserve(host, interval)
+            except Exception as exc:  # the shared gate is down: keep this process polite on its own
+                log.warning("shared rate limit unavailable (%s); spacing requests in this process only", exc)
+            else:
+                delay = start - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                return
         with self._lock:
             now = time.monotonic()
             slot = max(now, self._next_slot.get(host, 0.0))
-            interval = max(self.settings.min_interval_per_host, self._crawl_delay.get(host, 0.0))
             self._next_slot[host] = slot + interval
         delay = slot - time.monotonic()
         if delay > 0:
@@ -162,6 +199,11 @@ class Fetcher:
                     return resp
                 last = UpstreamStatusError(url, f"HTTP {resp.status_code}", status=resp.status_code)
                 wait = _retry_after_seconds(resp.headers.get("Retry-After"), s.max_retry_after)
+                if wait is not None and self.gate is not None:
+                    try:
+                        self.gate.hold(host, time.time() + wait)  # every process waits, not only this one
+                    except Exception as exc:
+                        log.warning("shared rate limit unavailable (%s): Retry-After kept in this process", exc)
                 if wait is not None and attempt + 1 < attempts:
                     log.info("%s answered %s, Retry-After %.1fs", url, resp.status_code, wait)
                     time.sleep(wait)

@@ -45,6 +45,7 @@ from pipeline.store import dedup as dedup_store
 from pipeline.store import health as health_store
 from pipeline.store import items as item_store
 from pipeline.store import policies as policy_store
+from pipeline.store import ratelimit as rate_store
 from pipeline.store import runs as run_store
 from pipeline.store import stocks as stock_store
 from pipeline.store import tags as tag_store
@@ -91,6 +92,11 @@ def _connection(url: str | None) -> Iterator[psycopg2.extensions.connection]:
         yield conn
     finally:
         conn.close()
+
+
+def _fetcher(settings: Settings | None, url: str | None) -> Fetcher:
+    """The Fetcher of a stage: its per-host spacing and Retry-After shared by every process (host_rate)."""
+    return Fetcher(settings, gate=rate_store.SharedHostGate(url))
 
 
 def window_key(window: Window) -> str:
@@ -241,7 +247,7 @@ def discover(
     """
     if mode not in DISCOVER_MODES:
         raise ValueError(f"discover mode {mode!r}: use one of {', '.join(DISCOVER_MODES)}")
-    fetcher = Fetcher(settings)
+    fetcher = _fetcher(settings, url)
     sources = configured_sources(fetcher)
     wkey = window_key(window)
     with _connection(url) as conn:
@@ -449,7 +455,7 @@ def fetch(
 
     `lease`: seconds an item stays reserved for this worker while it fetches (default `lease_seconds`).
     """
-    fetcher = Fetcher(settings)
+    fetcher = _fetcher(settings, url)
 
     def claim(cur: Cursor, limit: int, tried: set[int]) -> list[dict[str, Any]]:
         return item_store.claim_items(
@@ -598,7 +604,7 @@ def poll_new(settings: Settings | None = None, url: str | None = None) -> dict[s
     """
     s = dataclasses.replace(settings or Settings.from_env(), page_size=POLL_PAGE_SIZE)
     newest: dict[str, Any] = {}
-    for source in configured_sources(Fetcher(s)):
+    for source in configured_sources(_fetcher(s, url)):
         try:
             page = source.read_page(1)
         except DiscoverError as exc:
