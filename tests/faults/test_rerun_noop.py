@@ -18,13 +18,14 @@ VOLATILE = ("last_seen_at",)
 
 
 def snapshot(url: str) -> dict[str, list[str]]:
-    """Every table but the run log, every column but VOLATILE, as sorted JSON rows."""
+    """Every table but the run log and the request slots (host_rate: when requests were sent, not
+    what was loaded), every column but VOLATILE, as sorted JSON rows."""
     tables = [
         r[0]
         for r in rows(
             url,
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-            "AND tablename NOT IN ('ingest_runs', 'schema_migrations') ORDER BY 1",
+            "AND tablename NOT IN ('ingest_runs', 'schema_migrations', 'host_rate') ORDER BY 1",
         )
     ]
     out: dict[str, list[str]] = {}
