@@ -124,3 +124,22 @@ def test_embedded_server_stops_and_starts_again_in_one_process(tmp_path: Path) -
         assert cur.fetchone() == ("",)  # a Unix socket only: no TCP listener at all
     conn.close()
     assert db.stop_embedded(pgdata)
+
+
+def test_every_column_of_every_table_and_view_is_explained(db_url: str) -> None:
+    """psql's \\d+ and BI tools show column comments: none may be missing."""
+    conn = psycopg2.connect(db_url)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                """SELECT c.relname || '.' || a.attname
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                    WHERE n.nspname = 'public' AND c.relkind IN ('r', 'v')
+                      AND coalesce(col_description(c.oid, a.attnum), '') = ''
+                    ORDER BY 1"""
+            )
+            missing = [r[0] for r in cur.fetchall()]
+    finally:
+        conn.close()
+    assert missing == []
