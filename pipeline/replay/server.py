@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import logging
 import re
@@ -467,7 +468,13 @@ class ReplayHandler(BaseHTTPRequestHandler):
             return body
         text = body.decode("utf-8")
         if live is not None:
-            text = text.replace(str(art["title"]), LiveFeed.marked(str(art["title"]), live[0]))
+            # the title as the page writes it: raw, or HTML-escaped ("…" as &quot;…&quot; or &#34;…&#34;)
+            title, marked = str(art["title"]), LiveFeed.marked(str(art["title"]), live[0])
+            forms = {}
+            for escape in (lambda t: t, html.escape, lambda t: t.replace('"', "&#34;")):
+                forms[escape(title)] = escape(marked)
+            pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
+            text = pattern.sub(lambda m: forms[m.group(0)], text)  # one pass: a mark is never marked again
         for iso in art.get("page_times", []):
             old = datetime.fromisoformat(iso).astimezone(BEIJING)
             new = old + timedelta(seconds=shift)

@@ -393,3 +393,19 @@ def test_live_mode_publishes_copies_one_by_one_at_the_rate() -> None:
         assert art.title == newest["title"] and art.docid == newest["docid"]
         assert art.published_at is not None
         assert abs(art.published_at.timestamp() - int(newest["ctime"])) <= 60  # the page carries its live time
+
+
+def test_every_live_copy_carries_its_mark_in_the_page_title() -> None:
+    """A title with quotes is HTML-escaped in the page; the copy's page must still name its loop."""
+    from datetime import UTC as _UTC
+
+    from pipeline.parse import parse_article_page
+
+    with ReplayServer(live_rate=6000.0) as srv:  # every recorded article's copy within a second
+        time.sleep(0.6)
+        items = [i for i in roll(srv, num=50).json()["result"]["data"] if "回放1" in i["title"]]
+        assert any('"' in i["title"] for i in items)  # the case that needs the escaped forms
+        for item in items:
+            page = requests.get(item["url"], timeout=10).content
+            art = parse_article_page(page, item["url"], datetime.now(_UTC))
+            assert "（回放1）" in art.title, (item["title"], art.title)
