@@ -113,7 +113,7 @@ class Fetcher:
         Shared by every thread of this Fetcher.
         """
         interval = max(self.settings.min_interval_per_host, self._crawl_delay.get(host, 0.0))
-        if self.gate is not None:
+        if self.gate is not None and interval > 0:  # the rate limit off: no slot to share
             try:
                 start = self.gate.reserve(host, interval)
             except Exception as exc:  # the shared gate is down: keep this process polite on its own

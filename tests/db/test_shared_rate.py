@@ -49,7 +49,8 @@ def test_two_fetchers_together_send_what_one_would(db_url: str) -> None:
 
 def test_a_retry_after_seen_by_one_fetcher_holds_the_other(db_url: str) -> None:
     with ReplayServer() as replay:
-        settings = dataclasses.replace(quick_settings(replay.base_url), retries=0)
+        # the rate limit on (any spacing): slots, and holds, come from the shared gate
+        settings = dataclasses.replace(quick_settings(replay.base_url), retries=0, min_interval_per_host=0.05)
         first, second = (Fetcher(settings, gate=SharedHostGate(db_url)) for _ in range(2))
         for f in (first, second):
             f.allowed(replay.base_url + "/api/roll/get")
