@@ -180,6 +180,15 @@ def shingle_hashes(folded: str, n: int = SHINGLE_N) -> npt.NDArray[np.uint64]:
     return np.unique(h)
 
 
+@functools.lru_cache(maxsize=1024)
+def _shingles_of(folded: str) -> npt.NDArray[np.uint64]:
+    """shingle_hashes, cached: a link compares one text with its candidates, then with their stories.
+    The arrays are shared: read only."""
+    out = shingle_hashes(folded)
+    out.setflags(write=False)
+    return out
+
+
 def minhash(shingles: npt.NDArray[np.uint64]) -> tuple[int, ...]:
     if len(shingles) == 0:
         return tuple([0xFFFFFFFF] * NUM_PERM)
@@ -322,7 +331,7 @@ def story_containment(
     text = dedup_text(title, body_text)
     if not text or len(text) >= SHORT_CHARS:
         return None
-    mine = shingle_hashes(text)
+    mine = _shingles_of(text)
     if len(mine) == 0:
         return None
     stories: dict[int, list[Candidate]] = {}
@@ -334,7 +343,12 @@ def story_containment(
     for _story_id, members in sorted(stories.items()):
         if len(members) < 2:
             continue  # one member: compare() already judged it
-        union = np.unique(np.concatenate([shingle_hashes(dedup_text(m.title, m.body_text)) for m in members]))
+        theirs = [_shingles_of(dedup_text(m.title, m.body_text)) for m in members]
+        # |mine ∩ union| <= sum of |mine ∩ member|: a story whose members together cannot reach the
+        # threshold is skipped before its union is built
+        if sum(len(np.intersect1d(mine, t, assume_unique=True)) for t in theirs) < SHORT_CONTAINMENT * len(mine):
+            continue
+        union = np.unique(np.concatenate(theirs))
         inter = len(np.intersect1d(mine, union, assume_unique=True))
         con = inter / len(mine)
         if con < SHORT_CONTAINMENT:
@@ -348,7 +362,7 @@ def story_containment(
         their_places = set().union(*(places(m.title, m.body_text) for m in members))
         if my_places and their_places and my_places.isdisjoint(their_places):
             continue
-        closest = max(members, key=lambda m: (len(np.intersect1d(mine, shingle_hashes(
+        closest = max(members, key=lambda m: (len(np.intersect1d(mine, _shingles_of(
             dedup_text(m.title, m.body_text)), assume_unique=True)), -m.article_id))  # fmt: skip
         verdict = Verdict("near", inter / (len(mine) + len(union) - inter), con,
                           f"short text contained in {len(members)} reports of its story")  # fmt: skip
@@ -414,7 +428,7 @@ def compare(a_title: str, a_body: str, b_title: str, b_body: str) -> Verdict:
         same = textnorm.fold(a_title) == textnorm.fold(b_title) and bool(textnorm.fold(a_title))
         return Verdict("exact" if same else "different", float(same), float(same), "no body; titles compared")
     ta, tb = dedup_text(a_title, a_body), dedup_text(b_title, b_body)
-    jac, con = _overlap(shingle_hashes(ta), shingle_hashes(tb))
+    jac, con = _overlap(_shingles_of(ta), _shingles_of(tb))
     a_is_small = len(ta) <= len(tb)
     short = min(len(ta), len(tb)) < SHORT_CHARS
     if jac < NEAR_JACCARD and con < (SHORT_CONTAINMENT if short else NEAR_CONTAINMENT):
