@@ -217,29 +217,23 @@ def images_of(root: etree._Element) -> list[Image]:
     return out
 
 
-_PLAYER_XPATH = etree.XPath(
-    "descendant-or-self::*[self::video or self::iframe or self::object"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' video-2017 ')"
-    " or contains(concat(' ', normalize-space(@class), ' '), ' artical-player-wrap ')"
+# Player containers by class or id; evaluated by libxml2 in C, the exact class token checked after.
+_PLAYER_BOX_XPATH = etree.XPath(
+    "descendant-or-self::*[contains(@class, 'video-2017') or contains(@class, 'artical-player-wrap')"
     " or starts-with(@id, 'videoList')]"
-    " | descendant::comment()[contains(., 'video-list')]"
 )
 
 
 def videos_of(root: etree._Element) -> tuple[bool, list[str]]:
     """Whether the body holds a video player, and the video and poster URLs it names.
 
-    Read before boilerplate removal, which drops players (they carry no text). One compiled XPath
-    picks the candidate nodes (players, iframes, objects, player containers, video-list comments) in
-    document order, so the rest of the tree is not walked in Python.
+    Read before boilerplate removal, which drops players (they carry no text). The candidates are
+    found by tag (lxml's C iterator) and by one compiled XPath, not by a Python walk of the body.
     """
     found = False
     urls: list[str] = []
-    for el in _PLAYER_XPATH(root):
-        if not isinstance(el.tag, str):  # a <!-- video-list --> comment
-            found = True
-            continue
-        tag = el.tag.lower()
+    for el in root.iter("video", "iframe", "object"):
+        tag = str(el.tag).lower()
         attrs: tuple[str, ...] = ()
         if tag == "video":
             found, attrs = True, ("src", "poster")
@@ -247,12 +241,15 @@ def videos_of(root: etree._Element) -> tuple[bool, list[str]]:
             found, attrs = True, ("src",)
         elif tag == "object" and _PLAYER_IFRAME_RE.search(el.get("data") or ""):
             found, attrs = True, ("data",)
-        elif classes(el) & _PLAYER_CLASSES or (el.get("id") or "").startswith("videoList"):
-            found = True
         for attr in attrs:
             url = absolute_url(el.get(attr))
             if url and url not in urls:
                 urls.append(url)
+    if not found:
+        found = any(
+            classes(el) & _PLAYER_CLASSES or (el.get("id") or "").startswith("videoList")
+            for el in _PLAYER_BOX_XPATH(root)
+        ) or any("video-list" in (c.text or "") for c in root.iter(etree.Comment))
     return found, urls
 
 
