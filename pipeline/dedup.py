@@ -434,10 +434,17 @@ def compare(a_title: str, a_body: str, b_title: str, b_body: str) -> Verdict:
     if jac < NEAR_JACCARD and con < (SHORT_CONTAINMENT if short else NEAR_CONTAINMENT):
         return _headline_fact_verdict(a_title, a_body, b_title, b_body, jac, con)
     na, nb = numbers(a_title, a_body), numbers(b_title, b_body)
-    small_numbers, large_numbers = (na, nb) if a_is_small else (nb, na)
-    if small_numbers:
+    # The smaller text's figures must be in the larger one; two texts of one length are each the
+    # smaller one, so both must pass (compare(a, b) and compare(b, a) agree).
+    if len(ta) == len(tb):
+        sides = [(na, nb), (nb, na)]
+    else:
+        sides = [(na, nb) if a_is_small else (nb, na)]
+    needed = 1.0 if short else MIN_NUMBER_OVERLAP
+    for small_numbers, large_numbers in sides:
+        if not small_numbers:
+            continue
         shared = len(small_numbers & large_numbers) / len(small_numbers)
-        needed = 1.0 if short else MIN_NUMBER_OVERLAP
         if shared < needed:
             return Verdict("different", jac, con, f"figures differ ({shared:.2f} of the numbers shared)")
     da, db = lead_dates(a_title, a_body), lead_dates(b_title, b_body)

@@ -202,3 +202,10 @@ def test_decide_ignores_a_copy_outside_the_story_window(articles: dict[str, Arti
     weeks_later = _candidate(7, b, published_at=when + dedup.STORY_WINDOW + timedelta(days=1))
     link = dedup.decide(9, when, a.title, a.body_text, [weeks_later], heads_a_story=False)
     assert link.verdict == "original" and link.candidates == 1
+
+
+def test_two_texts_of_one_length_are_judged_the_same_both_ways() -> None:
+    """Found by hypothesis: with equal lengths each text is the smaller one, so figures are checked both ways."""
+    one = dedup.compare("0", "00000", "00000", "上")
+    other = dedup.compare("00000", "上", "0", "00000")
+    assert one.verdict == other.verdict == "different"
