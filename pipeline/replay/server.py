@@ -475,6 +475,10 @@ class ReplayHandler(BaseHTTPRequestHandler):
                 forms[escape(title)] = escape(marked)
             pattern = re.compile("|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)))
             text = pattern.sub(lambda m: forms[m.group(0)], text)  # one pass: a mark is never marked again
+            # The page names its own id (canonical link, og:url, docid meta): the copy's, or every loop
+            # would be the same page (one canonical URL) and load as a new version of the first copy.
+            page_id = str(art["docid"]).split(":", 1)[1]
+            text = text.replace(page_id, f"{page_id}l{live[0]}")
         for iso in art.get("page_times", []):
             old = datetime.fromisoformat(iso).astimezone(BEIJING)
             new = old + timedelta(seconds=shift)

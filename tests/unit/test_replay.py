@@ -409,3 +409,24 @@ def test_every_live_copy_carries_its_mark_in_the_page_title() -> None:
             page = requests.get(item["url"], timeout=10).content
             art = parse_article_page(page, item["url"], datetime.now(_UTC))
             assert "（回放1）" in art.title, (item["title"], art.title)
+
+
+def test_each_loop_of_a_live_copy_is_a_page_of_its_own() -> None:
+    """Two loops of one recorded item must not share a canonical URL or docid (they would be one article)."""
+    from datetime import UTC as _UTC
+
+    from pipeline.parse import parse_article_page
+
+    with ReplayServer(live_rate=6000.0) as srv:  # two loops of every item within a second
+        time.sleep(0.8)
+        items = roll(srv, num=50).json()["result"]["data"] + roll(srv, num=50, page=2).json()["result"]["data"]
+        by_loop: dict[str, set[str]] = {"回放1": set(), "回放2": set()}
+        for item in items:
+            for mark, seen in by_loop.items():
+                if mark in item["title"]:
+                    page = requests.get(item["url"], timeout=10).content
+                    art = parse_article_page(page, item["url"], datetime.now(_UTC))
+                    assert art.docid == item["docid"] and mark in art.title
+                    seen.add(str(art.extra.get("canonical_url") or art.url))
+        assert by_loop["回放1"] and by_loop["回放2"]
+        assert not by_loop["回放1"] & by_loop["回放2"]
